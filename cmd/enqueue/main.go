@@ -1,0 +1,289 @@
+// Command enqueue publishes 1C-Connect commands to the connect-bridge
+// worker over NATS JetStream and, with --wait, prints their results; its
+// logic is package internal/enqueue. Run enqueue -h for usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/enqueue"
+	"github.com/onec-connect/connect-bridge/internal/natsconn"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\nRun 'enqueue -h' for usage.\n", err)
+		os.Exit(2)
+	}
+	cfg.stdin = os.Stdin
+	cfg.client.Stdout = os.Stdout
+	cfg.client.Stderr = os.Stderr
+	if cfg.file != "" && isTerminal(os.Stderr) {
+		cfg.client.Progress = os.Stderr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// config is what the flags, arguments and environment configure.
+type config struct {
+	// conn is how to connect to NATS.
+	conn natsconn.ConnFlags
+	// client configures publishing and lookups; main sets its writers.
+	client enqueue.Config
+	// results selects `enqueue result`: look ids up instead of publishing.
+	results bool
+	// ids are the ids to look up.
+	ids []string
+	// op is --op: the operation of a whole file, or of the ids looked up.
+	op string
+	// file is -f: a JSON lines file, "-" for stdin; empty for arguments.
+	file string
+	// allowUnknown is --allow-unknown.
+	allowUnknown bool
+	// args are the commands of <Operation> <json> arguments.
+	args enqueue.Source
+	// stdin is read for -f -.
+	stdin io.Reader
+}
+
+// envName returns the environment variable of a connection flag, as the
+// nats CLI names them, or "" for other flags.
+func envName(flag string) string {
+	switch flag {
+	case "server":
+		return "NATS_URL"
+	case "creds", "user", "password", "token", "nkey":
+		return "NATS_" + strings.ToUpper(flag)
+	case "tlscert":
+		return "NATS_CERT"
+	case "tlskey":
+		return "NATS_KEY"
+	case "tlsca":
+		return "NATS_CA"
+	}
+	return ""
+}
+
+// parseConfig reads args and, for connection flags not on the command
+// line, the environment through getenv. Help goes to out. Any error is a
+// usage error, flag.ErrHelp after -h.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
+	fs.SetOutput(out)
+	commonFlags(fs, &cfg)
+	c := &cfg.client
+	fs.StringVar(&cfg.file, "f", "", "publish the commands of this JSON lines `file` (- for stdin)")
+	fs.StringVar(&c.Format, "format", "json", "payload `format`: json or msgpack")
+	fs.StringVar(&c.SubjectPrefix, "subject-prefix", contract.CommandPrefix, "command subject `prefix`, followed by the operation")
+	fs.BoolVar(&cfg.allowUnknown, "allow-unknown", false, "publish operations that are not in the catalogue (the worker answers UNKNOWN_OPERATION)")
+	fs.BoolVar(&c.Wait, "wait", false, "wait for each command's result and print it on stdout")
+	fs.IntVar(&c.MaxPending, "max-pending", 4096, "most publishes in flight, not yet acknowledged")
+	rfs := flag.NewFlagSet("enqueue result", flag.ContinueOnError)
+	rfs.SetOutput(out)
+	commonFlags(rfs, &cfg)
+	fs.Usage = func() { usage(out, fs) }
+	rfs.Usage = fs.Usage
+
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	pos := fs.Args()
+	if len(pos) > 0 && pos[0] == "result" {
+		cfg.results = true
+		for _, name := range []string{"f", "format", "subject-prefix", "allow-unknown", "wait", "max-pending"} {
+			if set[name] {
+				return cfg, fmt.Errorf("enqueue: -%s does not apply to result", name)
+			}
+		}
+		if err := rfs.Parse(pos[1:]); err != nil {
+			return cfg, err
+		}
+		rfs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		pos = rfs.Args()
+	}
+	if set["s"] {
+		set["server"] = true
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if v := getenv(env); env != "" && v != "" && !set[f.Name] && err == nil {
+			err = fs.Set(f.Name, v)
+		}
+	})
+	if err != nil {
+		return cfg, fmt.Errorf("enqueue: environment: %w", err)
+	}
+	if _, err := natsconn.ConnectOptions(cfg.conn); err != nil {
+		return cfg, err
+	}
+	if c.Timeout <= 0 {
+		return cfg, fmt.Errorf("enqueue: --timeout %s: want a positive duration", c.Timeout)
+	}
+	if cfg.op != "" {
+		if err := enqueue.CheckOperation(cfg.op, cfg.allowUnknown || cfg.results); err != nil {
+			return cfg, fmt.Errorf("enqueue: --op: %w", err)
+		}
+	}
+
+	if cfg.results {
+		if len(pos) == 0 {
+			return cfg, errors.New("enqueue: result: give the ids to look up")
+		}
+		cfg.ids = pos
+		return cfg, nil
+	}
+	if _, err := enqueue.ParseFormat(c.Format); err != nil {
+		return cfg, err
+	}
+	if c.MaxPending < 1 {
+		return cfg, fmt.Errorf("enqueue: --max-pending %d: want at least 1", c.MaxPending)
+	}
+	if cfg.file != "" {
+		if len(pos) > 0 {
+			return cfg, fmt.Errorf("enqueue: -f and command arguments %q do not go together", pos)
+		}
+		return cfg, nil
+	}
+	for i := 0; i < len(pos); i += 2 {
+		if strings.HasPrefix(pos[i], "-") {
+			return cfg, fmt.Errorf("enqueue: flag %s after a command: flags go before the first operation", pos[i])
+		}
+	}
+	if cfg.op != "" {
+		return cfg, errors.New("enqueue: --op names the operation of a -f file or of result; with arguments give <Operation> '<json>' pairs")
+	}
+	cfg.args, err = enqueue.ParseArgs(pos, cfg.allowUnknown)
+	return cfg, err
+}
+
+// commonFlags defines the flags of both publishing and result: the
+// connection, names and timeout.
+func commonFlags(fs *flag.FlagSet, cfg *config) {
+	cf, c := &cfg.conn, &cfg.client
+	fs.StringVar(&cf.Server, "server", natsconn.DefaultServer, "NATS server `URLs`, comma-separated")
+	fs.StringVar(&cf.Server, "s", natsconn.DefaultServer, "shorthand for -server")
+	fs.StringVar(&cf.Creds, "creds", "", "user credentials `file`")
+	fs.StringVar(&cf.User, "user", "", "user name")
+	fs.StringVar(&cf.Password, "password", "", "password (never printed)")
+	fs.StringVar(&cf.Token, "token", "", "authentication token (never printed)")
+	fs.StringVar(&cf.NKey, "nkey", "", "nkey user seed `file`")
+	fs.StringVar(&cf.TLSCert, "tlscert", "", "TLS client certificate `file`")
+	fs.StringVar(&cf.TLSKey, "tlskey", "", "TLS client key `file`")
+	fs.StringVar(&cf.TLSCA, "tlsca", "", "TLS CA certificates `file` to verify the server")
+	fs.StringVar(&cfg.op, "op", "", "`operation` of every line of a -f file; for result, read the outcome bucket")
+	fs.DurationVar(&c.Timeout, "timeout", 2*time.Minute, "with -wait, how long to wait for results after the last publish; bounds result")
+	fs.StringVar(&c.Bucket, "bucket", contract.OutcomeBucket, "outcome key-value `bucket`")
+	fs.StringVar(&c.ResultStream, "result-stream", contract.ResultStream, "result `stream` that result scans without -op")
+	fs.VisitAll(func(f *flag.Flag) {
+		if env := envName(f.Name); env != "" {
+			f.Usage += " [" + env + "]"
+		}
+	})
+}
+
+// usage writes enqueue -h.
+func usage(out io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(out, `Usage:
+  enqueue [flags] <Operation> '<json command>' [<Operation> '<json command>' ...]
+  enqueue [flags] -f cmds.jsonl            (-f - reads standard input)
+  enqueue [flags] result [-op Operation] <id>...
+
+enqueue publishes 1C-Connect commands for the connect-bridge worker: one
+JetStream message per command on <subject-prefix><Operation> (stream
+CONNECT_CMD, e.g. connect.cmd.ClientUserEdit), header Nats-Msg-Id: <id>.
+Flags go before the first operation; -flag and --flag are the same.
+
+  enqueue ClientUserEdit '{"id":"c-1","fields":{"ClientUserID":"…","Name":"Анна"}}'
+  enqueue -wait -f cmds.jsonl > results.jsonl
+
+A JSON command is {"id":"…","fields":{…}}. Without "id" one is generated
+(enq-<unix nanos>-<n>) and reported on stderr: ids must be unique, JetStream
+drops a repeated one within its duplicate window. In a JSON lines file each
+line is {"op":"ClientUserEdit","id":"…","fields":{…}}; -op gives the
+operation of lines without "op". Blank lines and lines starting with # are
+skipped; a malformed line is reported with its number and the run goes on.
+An operation not in the catalogue is refused unless -allow-unknown. A
+progress line is shown on stderr for files when stderr is a terminal.
+
+-wait subscribes to a private reply inbox (header Connect-Reply-To) before
+publishing and prints each command's result on stdout, one JSON object a
+line, then a summary on stderr: counts by code, elapsed time, and the ids
+still missing at -timeout. A command the stream already had (same
+Nats-Msg-Id within its duplicate window) never reaches the worker again: its
+result is read from the outcome bucket, waiting until it is final.
+
+enqueue result prints stored results by id: with -op from the outcome bucket
+(one read per id); without -op by scanning the whole result stream, which
+is O(stream): prefer -op.
+
+Exit status: 0 when every command was published (with -wait: and ended
+SUCCESS; for result: was found and is SUCCESS); 1 when any was not, is
+missing or a line was malformed; 2 for usage errors.
+
+Flags (environment variable in brackets):
+`)
+	fs.PrintDefaults()
+	fmt.Fprint(out, `
+result takes the connection flags, -op, -timeout, -bucket and -result-stream,
+before or after the word result.
+`)
+}
+
+// run publishes or looks up, as cfg says, until done or ctx ends.
+func run(ctx context.Context, cfg config) error {
+	nc, err := natsconn.Connect(cfg.conn)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cl, err := enqueue.New(nc, cfg.client)
+	if err != nil {
+		return err
+	}
+	if cfg.results {
+		_, err := cl.Results(ctx, cfg.op, cfg.ids)
+		return err
+	}
+	src := cfg.args
+	if cfg.file != "" {
+		fsrc, closer, err := enqueue.OpenFile(cfg.file, cfg.stdin, cfg.op, cfg.allowUnknown)
+		if err != nil {
+			return err
+		}
+		defer closer.Close()
+		src = fsrc
+	}
+	_, err = cl.Publish(ctx, src)
+	return err
+}
+
+// isTerminal reports whether f is a character device, as a terminal is.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && !strings.HasPrefix(os.Getenv("TERM"), "dumb")
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/onec-connect/connect-bridge/internal/daemon"
+	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/worker"
+)
+
+// fileConfig is the optional JSON config file: per-operation settings and
+// limits that are awkward as flags.
+//
+//	{
+//	  "defaults":   {"max_wait": "2s", "max_pending": 1000},
+//	  "operations": {"ClientUserEdit": {"max_wait": "500ms", "max_rows": 50}},
+//	  "limits":     {"ServiceRequestAdd": 40}
+//	}
+type fileConfig struct {
+	Defaults   worker.OpSettings            `json:"defaults"`
+	Operations map[string]worker.OpSettings `json:"operations"`
+	Limits     map[string]int               `json:"limits"`
+}
+
+// limitList is the repeatable --limit Op=N flag.
+type limitList map[string]int
+
+func (l limitList) String() string {
+	parts := make([]string, 0, len(l))
+	for k, v := range l {
+		parts = append(parts, k+"="+strconv.Itoa(v))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l limitList) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		op, n, ok := strings.Cut(strings.TrimSpace(part), "=")
+		v, err := strconv.Atoi(strings.TrimSpace(n))
+		if !ok || op == "" || err != nil || v < 0 {
+			return fmt.Errorf("want Operation=calls, got %q", part)
+		}
+		l[strings.TrimSpace(op)] = v
+	}
+	return nil
+}
+
+// parseFlags reads the command line, with environment variables as
+// defaults for the flags that have them.
+func parseFlags(args []string, getenv func(string) string) (daemon.Config, error) {
+	var cfg daemon.Config
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var (
+		maxWait, ackWait, shutdown, window, guard time.Duration
+		reserve                                   float64
+		night, tz, logLevel, configFile, ops      string
+		replicas, accountCap                      int
+		retryUnknown, localQuota                  bool
+		limits                                    = limitList{}
+		parseErr                                  error
+	)
+	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		d := def
+		if v := getenv(envName); v != "" && envName != "" {
+			pd, err := time.ParseDuration(v)
+			if err != nil {
+				parseErr = fmt.Errorf("%s=%q: %w", envName, v, err)
+			}
+			d = pd
+		}
+		fs.DurationVar(p, name, d, usage)
+	}
+
+	fs.StringVar(&cfg.NATS.Server, "nats-url", env("NATS_URL", ""), "NATS server URL(s), comma-separated [NATS_URL]; empty starts an embedded JetStream server")
+	fs.StringVar(&cfg.EmbeddedListen, "embedded-listen", env("EMBEDDED_LISTEN", "127.0.0.1:4222"), "address of the embedded NATS server [EMBEDDED_LISTEN]")
+	fs.StringVar(&cfg.EmbeddedDir, "embedded-dir", env("EMBEDDED_DIR", "data"), "data folder of the embedded NATS server [EMBEDDED_DIR]")
+	fs.StringVar(&cfg.NATS.Creds, "nats-creds", env("NATS_CREDS", ""), "NATS credentials file [NATS_CREDS]")
+	fs.StringVar(&cfg.NATS.User, "nats-user", env("NATS_USER", ""), "NATS user [NATS_USER]")
+	fs.StringVar(&cfg.NATS.Password, "nats-password", env("NATS_PASSWORD", ""), "NATS password [NATS_PASSWORD]")
+	fs.StringVar(&cfg.NATS.Token, "nats-token", env("NATS_TOKEN", ""), "NATS token [NATS_TOKEN]")
+	fs.StringVar(&cfg.NATS.NKey, "nats-nkey", env("NATS_NKEY", ""), "NATS nkey seed file [NATS_NKEY]")
+	fs.StringVar(&cfg.NATS.TLSCert, "nats-tlscert", env("NATS_TLSCERT", ""), "NATS client certificate file [NATS_TLSCERT]")
+	fs.StringVar(&cfg.NATS.TLSKey, "nats-tlskey", env("NATS_TLSKEY", ""), "NATS client key file [NATS_TLSKEY]")
+	fs.StringVar(&cfg.NATS.TLSCA, "nats-tlsca", env("NATS_TLSCA", ""), "CA file that verifies the NATS server [NATS_TLSCA]")
+
+	fs.StringVar(&cfg.ConnectURL, "connect-url", env("CONNECT_URL", "https://cus.1c-connect.com/cus/ws/PartnerWebAPI2"), "1C-Connect API endpoint [CONNECT_URL]")
+	fs.StringVar(&cfg.ConnectUser, "connect-user", env("CONNECT_USER", ""), "1C-Connect API user [CONNECT_USER]")
+	fs.StringVar(&cfg.ConnectPassword, "connect-password", env("CONNECT_PASSWORD", ""), "1C-Connect API password [CONNECT_PASSWORD]; prefer the file")
+	fs.StringVar(&cfg.ConnectPasswordFile, "connect-password-file", env("CONNECT_PASSWORD_FILE", ""), "file holding the 1C-Connect API password [CONNECT_PASSWORD_FILE]")
+	fs.StringVar(&cfg.ConnectCA, "connect-ca", env("CONNECT_CA", ""), "PEM file of extra CAs for the API's TLS [CONNECT_CA]")
+	fs.BoolVar(&cfg.SOAP12, "soap12", env("CONNECT_SOAP12", "") == "true", "speak SOAP 1.2 instead of 1.1 [CONNECT_SOAP12=true]")
+
+	fs.StringVar(&cfg.HTTPListen, "http-listen", env("HTTP_LISTEN", "127.0.0.1:8081"), "address of /healthz, /readyz, /metrics [HTTP_LISTEN]; off to disable")
+	dur(&maxWait, "max-wait", "MAX_WAIT", 2*time.Second, "how long a packet waits to fill before it is sent [MAX_WAIT]")
+	dur(&ackWait, "ack-wait", "ACK_WAIT", 30*time.Second, "consumers' ack wait: a dead worker's commands are redelivered after it [ACK_WAIT]")
+	dur(&shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 25*time.Second, "bound on the graceful shutdown [SHUTDOWN_TIMEOUT]")
+	fs.IntVar(&replicas, "replicas", atoiOr(env("STREAM_REPLICAS", "1"), 1), "replicas of the streams and buckets the worker creates [STREAM_REPLICAS]")
+	fs.BoolVar(&retryUnknown, "retry-unknown-outcome", false, "send …Add calls again when their outcome is unknown (may duplicate objects)")
+	fs.StringVar(&ops, "operations", env("OPERATIONS", ""), "operations to serve, comma-separated [OPERATIONS]; default all")
+	fs.StringVar(&configFile, "config", env("CONFIG_FILE", ""), "JSON file of per-operation settings and limits [CONFIG_FILE]")
+	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error [LOG_LEVEL]")
+
+	dur(&window, "quota-window", "QUOTA_WINDOW", time.Hour, "length of a quota window [QUOTA_WINDOW]")
+	dur(&guard, "quota-guard", "QUOTA_GUARD", 2*time.Second, "call-free interval at each window boundary [QUOTA_GUARD]")
+	fs.Float64Var(&reserve, "quota-reserve", atofOr(env("QUOTA_RESERVE", "0.1"), 0.1), "share of each limit left to the account's other clients [QUOTA_RESERVE]")
+	fs.StringVar(&tz, "quota-tz", env("QUOTA_TZ", "Europe/Moscow"), "the account's time zone [QUOTA_TZ]")
+	fs.StringVar(&night, "night", env("QUOTA_NIGHT", ""), "night hours HH-HH that use the night limits [QUOTA_NIGHT]; default none")
+	fs.Var(limits, "limit", "Op=calls per window, repeatable; *=n for every operation (overrides the catalogue)")
+	fs.IntVar(&accountCap, "account-cap", 0, "calls of all operations together per window; 0 for none")
+	fs.BoolVar(&localQuota, "local-quota", false, "keep the quota ledger in this process (a single replica only)")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fmt.Fprintln(os.Stderr, "Usage: worker [flags]\n\nFlags (environment variables in brackets):")
+			fs.PrintDefaults()
+			os.Exit(0)
+		}
+		return cfg, err
+	}
+	if parseErr != nil {
+		return cfg, parseErr
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	level, err := zerolog.ParseLevel(logLevel)
+	if err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = zerolog.New(os.Stdout).Level(level).With().Timestamp().Logger()
+
+	w := &cfg.Worker
+	w.Defaults.MaxWait = worker.Duration(maxWait)
+	w.AckWait, w.ShutdownTimeout, w.Replicas = ackWait, shutdown, replicas
+	if retryUnknown {
+		w.Defaults.RetryUnknownOutcome = &retryUnknown
+	}
+	if ops != "" {
+		for _, op := range strings.Split(ops, ",") {
+			w.Operations = append(w.Operations, strings.TrimSpace(op))
+		}
+	}
+	if configFile != "" {
+		b, err := os.ReadFile(configFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--config: %w", err)
+		}
+		var fc fileConfig
+		d := json.NewDecoder(strings.NewReader(string(b)))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&fc); err != nil {
+			return cfg, fmt.Errorf("--config %s: %w", configFile, err)
+		}
+		// The file's defaults win over built-in ones; a flag given on the
+		// command line wins over the file.
+		flagMaxWait := w.Defaults.MaxWait
+		w.Defaults = fc.Defaults.Merge(w.Defaults)
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "max-wait" {
+				w.Defaults.MaxWait = flagMaxWait
+			}
+		})
+		w.Ops = fc.Operations
+		for op, n := range fc.Limits {
+			if _, set := limits[op]; !set {
+				limits[op] = n
+			}
+		}
+	}
+
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return cfg, fmt.Errorf("--quota-tz: %w", err)
+	}
+	n, err := quota.ParseNight(night)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Quota = daemon.QuotaConfig{
+		Windows:    quota.Windows{Length: window, Guard: guard, Location: loc, Night: n},
+		Limits:     limits,
+		Reserve:    reserve,
+		AccountCap: accountCap,
+		Local:      localQuota,
+	}
+	if reserve == 0 {
+		cfg.Quota.Reserve = -1 // an explicit 0 means no reserve
+	}
+	return cfg, nil
+}
+
+func atoiOr(s string, def int) int {
+	if v, err := strconv.Atoi(s); err == nil {
+		return v
+	}
+	return def
+}
+
+func atofOr(s string, def float64) float64 {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,461 @@
+package catalog
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/onec-connect/connect-bridge/internal/soap"
+)
+
+const (
+	uuid1 = "0a29b1a9-26ef-11e8-80e6-0025904f970f"
+	uuid2 = "9254945C-8135-11E9-80F6-0025904F970F" // upper case is a UUID too
+)
+
+// bundle is what a Fields test needs: an operation with one parameter of
+// every type, and a clock value in a zone with an offset.
+type bundle struct {
+	types *Operation
+	when  time.Time
+}
+
+func setup(t *testing.T) bundle {
+	t.Helper()
+	return bundle{
+		types: &Operation{
+			Name: "Types", Kind: Read, Object: "Test", ParamsKnown: true,
+			DayLimit: 1, NightLimit: 1, MaxRows: 1, Repeatable: true,
+			Params: []Param{
+				{Name: "S", Type: soap.KindString, MaxLen: 5},
+				{Name: "ID", Type: soap.KindString, ID: true},
+				{Name: "N", Type: soap.KindDecimal},
+				{Name: "B", Type: soap.KindBoolean},
+				{Name: "DT", Type: soap.KindDateTime},
+				{Name: "D", Type: soap.KindDate},
+				{Name: "Bin", Type: soap.KindBinary},
+			},
+		},
+		when: time.Date(2024, 2, 26, 23, 30, 5, 0, time.FixedZone("MSK", 3*3600)),
+	}
+}
+
+func mustLookup(t *testing.T, name string) *Operation {
+	t.Helper()
+	op, ok := Lookup(name)
+	require.True(t, ok, name)
+	return op
+}
+
+// prop builds an expected property.
+func prop(name string, v soap.Value) soap.Property { return soap.Property{Name: name, Value: v} }
+
+// TestFieldsTypes covers the conversion rules of each parameter type with
+// one field per case, on the synthetic operation.
+func TestFieldsTypes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	tests := []struct {
+		name    string
+		field   string
+		value   any
+		want    soap.Value // when problem is empty
+		problem string
+	}{
+		// xs:string
+		{name: "string", field: "S", value: "abc", want: soap.String("abc")},
+		{name: "string length counts runes not bytes", field: "S", value: "ЯЯЯЯЯ", want: soap.String("ЯЯЯЯЯ")},
+		{name: "string too long", field: "S", value: "ЯЯЯЯЯЯ", problem: "longer than 5 characters (got 6)"},
+		{name: "string from JSON number rejected", field: "S", value: float64(42), problem: "want xs:string, got number 42"},
+		{name: "string from json.Number rejected", field: "S", value: json.Number("7"), problem: "want xs:string, got number 7"},
+		{name: "string from int rejected", field: "S", value: int64(42), problem: "want xs:string, got number 42"},
+		{name: "string from bool rejected", field: "S", value: true, problem: "want xs:string, got boolean true"},
+		{name: "string from object rejected", field: "S", value: map[string]any{"a": 1}, problem: "want xs:string, got object"},
+		{name: "string from array rejected", field: "S", value: []any{"a"}, problem: "want xs:string, got array"},
+		{name: "string invalid UTF-8", field: "S", value: "a\xffb", problem: "not valid UTF-8"},
+		{name: "string control character", field: "S", value: "a\x01b", problem: "contains U+0001, which XML cannot carry"},
+		{name: "string tab and newline allowed", field: "S", value: "a\tb\n", want: soap.String("a\tb\n")},
+		// identifiers
+		{name: "UUID lower", field: "ID", value: uuid1, want: soap.String(uuid1)},
+		{name: "UUID upper", field: "ID", value: uuid2, want: soap.String(uuid2)},
+		{name: "UUID bad hex", field: "ID", value: "xa29b1a9-26ef-11e8-80e6-x025904f970x", problem: "not a UUID"},
+		{name: "UUID no dashes", field: "ID", value: "0a29b1a926ef11e880e60025904f970f", problem: "not a UUID"},
+		{name: "UUID braces", field: "ID", value: "{" + uuid1 + "}", problem: "not a UUID"},
+		{name: "UUID empty", field: "ID", value: "", problem: "not a UUID"},
+		// xs:decimal
+		{name: "decimal from float64", field: "N", value: 12.5, want: soap.Decimal("12.5")},
+		{name: "decimal from large float64 has no exponent", field: "N", value: 1e21, want: soap.Decimal("1000000000000000000000")},
+		{name: "decimal from string", field: "N", value: " -3.25 ", want: soap.Decimal("-3.25")},
+		{name: "decimal from bad string", field: "N", value: "abc", problem: `want xs:decimal, got string "abc"`},
+		{name: "decimal from json.Number keeps digits", field: "N", value: json.Number("12.50"), want: soap.Decimal("12.50")},
+		{name: "decimal from json.Number exponent", field: "N", value: json.Number("1e3"), want: soap.Decimal("1000")},
+		{name: "decimal NaN", field: "N", value: math.NaN(), problem: "not a finite number"},
+		{name: "decimal +Inf", field: "N", value: math.Inf(1), problem: "not a finite number"},
+		{name: "decimal float32 NaN", field: "N", value: float32(math.NaN()), problem: "not a finite number"},
+		{name: "decimal from bool rejected", field: "N", value: false, problem: "want xs:decimal, got boolean false"},
+		// msgpack widths
+		{name: "msgpack int8", field: "N", value: int8(-3), want: soap.Decimal("-3")},
+		{name: "msgpack int16", field: "N", value: int16(300), want: soap.Decimal("300")},
+		{name: "msgpack int32", field: "N", value: int32(-70000), want: soap.Decimal("-70000")},
+		{name: "msgpack int", field: "N", value: 7, want: soap.Decimal("7")},
+		{name: "msgpack uint8", field: "N", value: uint8(255), want: soap.Decimal("255")},
+		{name: "msgpack uint16", field: "N", value: uint16(65535), want: soap.Decimal("65535")},
+		{name: "msgpack uint32", field: "N", value: uint32(4294967295), want: soap.Decimal("4294967295")},
+		{name: "msgpack uint", field: "N", value: uint(9), want: soap.Decimal("9")},
+		{name: "msgpack uint64 max", field: "N", value: uint64(math.MaxUint64), want: soap.Decimal("18446744073709551615")},
+		{name: "msgpack int64 min", field: "N", value: int64(math.MinInt64), want: soap.Decimal("-9223372036854775808")},
+		{name: "msgpack float32 short form", field: "N", value: float32(0.1), want: soap.Decimal("0.1")},
+		// xs:boolean
+		{name: "boolean", field: "B", value: true, want: soap.Bool(true)},
+		{name: "boolean from string true", field: "B", value: "true", want: soap.Bool(true)},
+		{name: "boolean from string false", field: "B", value: "false", want: soap.Bool(false)},
+		{name: "boolean from other string", field: "B", value: "yes", problem: `want xs:boolean, got string "yes"`},
+		{name: "boolean from number", field: "B", value: float64(1), problem: "want xs:boolean, got number 1"},
+		// xs:dateTime
+		{name: "dateTime from date string", field: "DT", value: "2024-02-26", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T00:00:00"}},
+		{name: "dateTime from local string", field: "DT", value: "2024-02-26T09:07:42", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T09:07:42"}},
+		{name: "dateTime from RFC 3339 keeps wall clock", field: "DT", value: "2024-02-26T09:07:42+03:00", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T09:07:42"}},
+		{name: "dateTime from RFC 3339 UTC", field: "DT", value: "2024-02-26T09:07:42Z", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T09:07:42"}},
+		{name: "dateTime from time.Time", field: "DT", value: b.when, want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T23:30:05"}},
+		{name: "dateTime bad string", field: "DT", value: "26.02.2024", problem: "not a date and time (want 2006-01-02T15:04:05)"},
+		{name: "dateTime from number", field: "DT", value: float64(1708930062), problem: "want xs:dateTime, got number 1.708930062e+09"},
+		// xs:date
+		{name: "date", field: "D", value: "1990-05-17", want: soap.Value{Kind: soap.KindDate, Text: "1990-05-17"}},
+		{name: "date from dateTime string", field: "D", value: "1990-05-17T10:00:00", want: soap.Value{Kind: soap.KindDate, Text: "1990-05-17"}},
+		{name: "date from RFC 3339 keeps its day", field: "D", value: "1990-05-17T23:30:00+03:00", want: soap.Value{Kind: soap.KindDate, Text: "1990-05-17"}},
+		{name: "date from time.Time uses its calendar day", field: "D", value: b.when, want: soap.Value{Kind: soap.KindDate, Text: "2024-02-26"}},
+		{name: "date bad string", field: "D", value: "17.05.1990", problem: "not a date (want 2006-01-02)"},
+		{name: "date impossible day", field: "D", value: "1990-02-30", problem: "not a date (want 2006-01-02)"},
+		// xs:base64Binary
+		{name: "binary from bytes", field: "Bin", value: []byte("hi!"), want: soap.Value{Kind: soap.KindBinary, Text: "aGkh"}},
+		{name: "binary from base64 string", field: "Bin", value: "aGkh", want: soap.Value{Kind: soap.KindBinary, Text: "aGkh"}},
+		{name: "binary from bad base64", field: "Bin", value: "aGk!", problem: "not base64 (want standard base64 with padding)"},
+		{name: "binary from URL base64", field: "Bin", value: "-_8=", problem: "not base64 (want standard base64 with padding)"},
+		{name: "binary from number", field: "Bin", value: 5, problem: "want xs:base64Binary, got number 5"},
+		// nulls of optional parameters are sent as nil
+		{name: "null optional", field: "S", value: nil, want: soap.Null()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := b.types.Fields(map[string]any{tt.field: tt.value})
+			if tt.problem != "" {
+				require.Nil(t, got)
+				require.Equal(t, FieldErrors{{Op: "Types", Field: tt.field, Problem: tt.problem}}, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, []soap.Property{prop(tt.field, tt.want)}, got)
+		})
+	}
+}
+
+// TestFieldsOperations covers the rules that depend on the operation:
+// required and unknown fields, keys, order and fields typed by value.
+func TestFieldsOperations(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	tests := []struct {
+		name   string
+		op     string
+		fields map[string]any
+		want   []soap.Property
+		errs   FieldErrors // Op is filled in from op
+	}{
+		{
+			name: "ClientUserEdit from JSON, out in catalogue order",
+			op:   "ClientUserEdit",
+			fields: map[string]any{
+				"EMail": "ivanov@example.com", "Phone": "+7 900 000-00-00, +7 901 000-00-00",
+				"Password": "secret", "Name": "Иван", "ClientUserID": uuid1,
+				"Birthday": "1990-05-17", "DepartmentID": nil,
+			},
+			want: []soap.Property{
+				prop("ClientUserID", soap.String(uuid1)),
+				prop("Name", soap.String("Иван")),
+				prop("Password", soap.String("secret")),
+				prop("Birthday", soap.Value{Kind: soap.KindDate, Text: "1990-05-17"}),
+				prop("DepartmentID", soap.Null()),
+				prop("Phone", soap.String("+7 900 000-00-00, +7 901 000-00-00")),
+				prop("EMail", soap.String("ivanov@example.com")),
+			},
+		},
+		{
+			name:   "required field missing",
+			op:     "ServiceKindDelete",
+			fields: map[string]any{},
+			errs:   FieldErrors{{Field: "ServiceKindID", Problem: "required"}},
+		},
+		{
+			name:   "required field null",
+			op:     "ServiceKindDelete",
+			fields: map[string]any{"ServiceKindID": nil},
+			errs:   FieldErrors{{Field: "ServiceKindID", Problem: "required"}},
+		},
+		{
+			name:   "nil map is no fields",
+			op:     "ServiceRequestTypeDelete",
+			fields: nil,
+			errs:   FieldErrors{{Field: "ServiceRequestTypeID", Problem: "required"}},
+		},
+		{
+			name:   "unknown field on known params",
+			op:     "ServiceKindDelete",
+			fields: map[string]any{"ServiceKindID": uuid1, "Force": true},
+			errs:   FieldErrors{{Field: "Force", Problem: "unknown field"}},
+		},
+		{
+			name:   "unknown field differing in case names the parameter",
+			op:     "ServiceKindDelete",
+			fields: map[string]any{"serviceKindID": uuid1},
+			errs: FieldErrors{
+				{Field: "ServiceKindID", Problem: "required"},
+				{Field: "serviceKindID", Problem: "unknown field (did you mean ServiceKindID?)"},
+			},
+		},
+		{
+			name:   "key of a BatchWrite with unpublished params is required",
+			op:     "ClientEdit",
+			fields: map[string]any{"Name": "ООО Ромашка"},
+			errs:   FieldErrors{{Field: "ClientID", Problem: "required"}},
+		},
+		{
+			name:   "key of a BatchWrite with unpublished params is validated",
+			op:     "ClientEdit",
+			fields: map[string]any{"ClientID": "42"},
+			errs:   FieldErrors{{Field: "ClientID", Problem: "not a UUID"}},
+		},
+		{
+			name:   "every key field of a pair is required",
+			op:     "ClientAdditionalParameterValueEdit",
+			fields: map[string]any{"ClientID": uuid1, "Value": "Значение1", "Color": "RED"},
+			errs:   FieldErrors{{Field: "ClientParameterID", Problem: "required"}},
+		},
+		{
+			name: "unpublished params typed by value, sorted after known ones",
+			op:   "ClientEdit",
+			fields: map[string]any{
+				"Name": "ООО Ромашка", "INN": json.Number("7700000000"), "Active": true,
+				"Created": b.when, "Logo": []byte{0xff}, "Note": nil, "Score": uint16(3),
+				"ClientID": uuid2, "Ratio": float32(0.5), "Ёлка_1.a-b": "ok",
+			},
+			want: []soap.Property{
+				prop("ClientID", soap.String(uuid2)),
+				prop("Active", soap.Bool(true)),
+				prop("Created", soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T23:30:05"}),
+				prop("INN", soap.Decimal("7700000000")),
+				prop("Logo", soap.Value{Kind: soap.KindBinary, Text: "/w=="}),
+				prop("Name", soap.String("ООО Ромашка")),
+				prop("Note", soap.Null()),
+				prop("Ratio", soap.Decimal("0.5")),
+				prop("Score", soap.Decimal("3")),
+				prop("Ёлка_1.a-b", soap.String("ok")),
+			},
+		},
+		{
+			name: "unpublished params: bad names and values named",
+			op:   "ClientAdd",
+			fields: map[string]any{
+				"Bad name": "x", "1st": "x", "ns:Name": "x", "": "x",
+				"Nested": map[string]any{"a": 1}, "List": []any{1}, "Inf": math.Inf(-1),
+				"Ptr": new(int), "Ctl": "\x00",
+			},
+			errs: FieldErrors{
+				{Field: "", Problem: "not an XML name (want an NCName such as ClientID)"},
+				{Field: "1st", Problem: "not an XML name (want an NCName such as ClientID)"},
+				{Field: "Bad name", Problem: "not an XML name (want an NCName such as ClientID)"},
+				{Field: "Ctl", Problem: "contains U+0000, which XML cannot carry"},
+				{Field: "Inf", Problem: "not a finite number"},
+				{Field: "List", Problem: "want a string, number, boolean, time, bytes or null, got array"},
+				{Field: "Nested", Problem: "want a string, number, boolean, time, bytes or null, got object"},
+				{Field: "Ptr", Problem: "want a string, number, boolean, time, bytes or null, got *int"},
+				{Field: "ns:Name", Problem: "not an XML name (want an NCName such as ClientID)"},
+			},
+		},
+		{
+			name:   "unpublished params and no fields",
+			op:     "RegionRead",
+			fields: map[string]any{},
+			want:   []soap.Property{},
+		},
+		{
+			name:   "ChangeRead ChangedFrom typed even though params are unpublished",
+			op:     "ClientRead",
+			fields: map[string]any{"ChangedFrom": "2020-12-01T00:00:00Z", "Extra": "x"},
+			want: []soap.Property{
+				prop("ChangedFrom", soap.Value{Kind: soap.KindDateTime, Text: "2020-12-01T00:00:00"}),
+				prop("Extra", soap.String("x")),
+			},
+		},
+		{
+			name: "plain children in WSDL order",
+			op:   "ServiceRequestAttachFile",
+			fields: map[string]any{
+				"Data": []byte("%PDF"), "Hash": "d41d8cd98f00b204e9800998ecf8427e", "Name": "act.pdf",
+				"AuthorID": uuid1, "ServiceRequestID": "000123",
+			},
+			want: []soap.Property{
+				prop("ServiceRequestID", soap.String("000123")),
+				prop("AuthorID", soap.String(uuid1)),
+				prop("Name", soap.String("act.pdf")),
+				prop("Hash", soap.String("d41d8cd98f00b204e9800998ecf8427e")),
+				prop("Data", soap.Value{Kind: soap.KindBinary, Text: "JVBERg=="}),
+			},
+		},
+		{
+			name:   "plain children all required",
+			op:     "ServiceRequestEditTextMessage",
+			fields: map[string]any{"ServiceRequestID": "000123", "Message": nil},
+			errs: FieldErrors{
+				{Field: "Message", Problem: "required"},
+				{Field: "MessageID", Problem: "required"},
+			},
+		},
+		{
+			name: "ServiceRequestAdd with msgpack values",
+			op:   "ServiceRequestAdd",
+			fields: map[string]any{
+				"Duration": uint64(3600), "Summary": strings.Repeat("ж", 1000), "Priority": "HIGH",
+				"ServiceKindID": uuid1,
+			},
+			want: []soap.Property{
+				prop("ServiceKindID", soap.String(uuid1)),
+				prop("Duration", soap.Decimal("3600")),
+				prop("Summary", soap.String(strings.Repeat("ж", 1000))),
+				prop("Priority", soap.String("HIGH")),
+			},
+		},
+		{
+			name: "every problem reported at once",
+			op:   "ClientUserEdit",
+			fields: map[string]any{
+				"ClientUserID": "not-a-uuid",
+				"Surname":      strings.Repeat("Ы", 23),
+				"Password":     float64(1234),
+				"Birthday":     "17.05.1990",
+				"Phone":        []any{"+7 900"},
+				"Nickname":     "Ваня",
+				"Post":         nil,
+			},
+			errs: FieldErrors{
+				{Field: "Birthday", Problem: "not a date (want 2006-01-02)"},
+				{Field: "ClientUserID", Problem: "not a UUID"},
+				{Field: "EMail", Problem: "required"},
+				{Field: "Name", Problem: "required"},
+				{Field: "Nickname", Problem: "unknown field"},
+				{Field: "Password", Problem: "want xs:string, got number 1234"},
+				{Field: "Phone", Problem: "want xs:string, got array"},
+				{Field: "Surname", Problem: "longer than 20 characters (got 23)"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			op := mustLookup(t, tt.op)
+			got, err := op.Fields(tt.fields)
+			if tt.errs != nil {
+				require.Nil(t, got)
+				for i := range tt.errs {
+					tt.errs[i].Op = tt.op
+				}
+				var fe FieldErrors
+				require.ErrorAs(t, err, &fe)
+				require.Equal(t, tt.errs, fe)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestFieldsDeterministic runs the same command many times: map iteration
+// order must never show in the output.
+func TestFieldsDeterministic(t *testing.T) {
+	t.Parallel()
+	op := mustLookup(t, "ClientAdd")
+	fields := map[string]any{}
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZ" {
+		fields["F"+string(c)] = string(c)
+	}
+	first, err := op.Fields(fields)
+	require.NoError(t, err)
+	for range 50 {
+		again, err := op.Fields(fields)
+		require.NoError(t, err)
+		require.Equal(t, first, again)
+	}
+}
+
+func TestFieldErrorsError(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		errs FieldErrors
+		want string
+	}{
+		{
+			name: "one operation",
+			errs: FieldErrors{
+				{Op: "ClientUserEdit", Field: "Name", Problem: "required"},
+				{Op: "ClientUserEdit", Field: "Phone", Problem: "longer than 320 characters (got 400)"},
+			},
+			want: "catalog: ClientUserEdit: Name: required; Phone: longer than 320 characters (got 400)",
+		},
+		{
+			name: "merged operations",
+			errs: FieldErrors{
+				{Op: "ClientEdit", Field: "ClientID", Problem: "required"},
+				{Op: "ClientDelete", Field: "ClientID", Problem: "not a UUID"},
+			},
+			want: "catalog: ClientEdit: ClientID: required; ClientDelete: ClientID: not a UUID",
+		},
+		{name: "empty", errs: FieldErrors{}, want: "catalog: no field errors"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.EqualError(t, tt.errs, tt.want)
+		})
+	}
+}
+
+// TestFieldErrorsAs checks that a caller can branch on the whole list or
+// on one problem.
+func TestFieldErrorsAs(t *testing.T) {
+	t.Parallel()
+	_, err := mustLookup(t, "ServiceKindDelete").Fields(map[string]any{"ServiceKindID": "x"})
+	require.EqualError(t, err, "catalog: ServiceKindDelete: ServiceKindID: not a UUID")
+
+	var one FieldError
+	require.True(t, errors.As(err, &one))
+	require.Equal(t, FieldError{Op: "ServiceKindDelete", Field: "ServiceKindID", Problem: "not a UUID"}, one)
+	require.EqualError(t, one, "catalog: ServiceKindDelete: ServiceKindID: not a UUID")
+}
+
+// BenchmarkFields measures the common path: a full ClientUserEdit row as
+// decoded from JSON.
+func BenchmarkFields(b *testing.B) {
+	op, ok := Lookup("ClientUserEdit")
+	require.True(b, ok)
+	fields := map[string]any{
+		"ClientUserID": uuid1, "Name": "Иван", "Surname": "Иванов", "SecondaryName": "Иванович",
+		"Password": "secret", "Birthday": "1990-05-17", "Post": "Бухгалтер", "DepartmentID": uuid2,
+		"Phone": "+7 900 000-00-00", "EMail": "ivanov@example.com",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := op.Fields(fields); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

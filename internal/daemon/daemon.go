@@ -1,0 +1,384 @@
+// Package daemon assembles the worker process from its settings and runs
+// it: the NATS connection (or an embedded JetStream server when no URL is
+// given), the API client, the quota limiter, the worker, and the HTTP
+// endpoints for probes and metrics.
+//
+// Invariants: secrets (the API password, NATS credentials) are read from
+// the settings or files and never logged; Run returns only after the worker
+// has shut down and every resource it opened is closed.
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/embednats"
+	"github.com/onec-connect/connect-bridge/internal/metrics"
+	"github.com/onec-connect/connect-bridge/internal/natsconn"
+	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/soap"
+	"github.com/onec-connect/connect-bridge/internal/worker"
+)
+
+// Config is everything the worker process is set up from.
+type Config struct {
+	// NATS is how to reach NATS. An empty NATS.Server starts an embedded
+	// JetStream server on EmbeddedListen with its files in EmbeddedDir.
+	NATS           natsconn.ConnFlags
+	EmbeddedListen string // defaults to 127.0.0.1:4222
+	EmbeddedDir    string // defaults to ./data
+
+	// ConnectURL is the API endpoint; ConnectUser and ConnectPassword its
+	// credentials (or ConnectPasswordFile, read at start).
+	ConnectURL          string
+	ConnectUser         string
+	ConnectPassword     string
+	ConnectPasswordFile string
+	// ConnectCA is a PEM file of CAs to trust for the API's TLS, beside
+	// the system's.
+	ConnectCA string
+	// SOAP12 speaks SOAP 1.2 instead of 1.1.
+	SOAP12 bool
+
+	// HTTPListen serves /healthz, /readyz and /metrics. Defaults to
+	// 127.0.0.1:8081; "off" serves nothing.
+	HTTPListen string
+
+	// Worker holds the worker's own settings (Conn, API, Limiter, Logger
+	// and Metrics are filled in here).
+	Worker worker.Config
+
+	// Quota: the windows and limits of the API's hourly quota.
+	Quota QuotaConfig
+
+	Logger zerolog.Logger
+}
+
+// QuotaConfig sets the limiter up.
+type QuotaConfig struct {
+	Windows quota.Windows
+	// Limits overrides the catalogue's limits: calls per window by
+	// operation, "*" for all.
+	Limits     map[string]int
+	Reserve    float64
+	AccountCap int
+	// Local keeps the ledger in this process instead of sharing it
+	// through JetStream (a single replica, or tests).
+	Local bool
+}
+
+// Run runs the worker process until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	password, err := connectPassword(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.ConnectURL == "" {
+		return errors.New("daemon: the API endpoint (--connect-url) is required")
+	}
+
+	// NATS: a server given, or one of our own.
+	natsURL := cfg.NATS.Server
+	if natsURL == "" {
+		dir := cfg.EmbeddedDir
+		if dir == "" {
+			dir = "data"
+		}
+		srv, err := startEmbedded(cfg.EmbeddedListen, dir)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}()
+		natsURL = srv.ClientURL()
+		log.Info().Str("url", natsURL).Str("dir", dir).Msg("embedded NATS JetStream server started")
+	}
+	flags := cfg.NATS
+	flags.Server = natsURL
+	flags.Name = "connect-worker"
+	opts, err := natsconn.ConnectOptions(flags)
+	if err != nil {
+		return fmt.Errorf("daemon: NATS: %w", err)
+	}
+	opts = append(opts,
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().AnErr("reason", err).Msg("NATS disconnected")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("NATS reconnected")
+		}),
+	)
+	nc, err := connectRetry(ctx, natsURL, opts, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	// The API.
+	var tlsCfg *tls.Config
+	if cfg.ConnectCA != "" {
+		if tlsCfg, err = caConfig(cfg.ConnectCA); err != nil {
+			return err
+		}
+	}
+	version := soap.SOAP11
+	if cfg.SOAP12 {
+		version = soap.SOAP12
+	}
+	client, err := soap.New(soap.Config{URL: cfg.ConnectURL, User: cfg.ConnectUser, Password: password, Version: version, TLS: tlsCfg})
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	defer client.Close()
+
+	// The quota.
+	limits := quota.Limits{Catalogue: CatalogueLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
+	qcfg := quota.Config{Windows: cfg.Quota.Windows, Limits: limits}
+	limiter, err := newLimiter(ctx, nc, cfg, qcfg)
+	if err != nil {
+		return err
+	}
+
+	reg := cfg.Worker.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	wcfg := cfg.Worker
+	wcfg.Conn, wcfg.API, wcfg.Limiter, wcfg.Logger, wcfg.Metrics = nc, client, limiter, log, reg
+	w, err := worker.New(wcfg)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("api", cfg.ConnectURL).Str("api_user", cfg.ConnectUser).Str("nats", nc.ConnectedUrlRedacted()).Msg("connecting the worker")
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.Run(gctx) })
+	if cfg.HTTPListen != "off" {
+		listen := cfg.HTTPListen
+		if listen == "" {
+			listen = "127.0.0.1:8081"
+		}
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("daemon: HTTP listen %s: %w", listen, err)
+		}
+		hs := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		log.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+		g.Go(func() error {
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return hs.Shutdown(sctx)
+		})
+	}
+	return g.Wait()
+}
+
+// CatalogueLimits gives the quota the catalogue's hourly limits.
+func CatalogueLimits(op string) (day, night int, ok bool) {
+	o, ok := catalog.Lookup(op)
+	if !ok {
+		return 0, 0, false
+	}
+	return o.DayLimit, o.NightLimit, true
+}
+
+// newLimiter returns the shared limiter (the ledger in a JetStream bucket),
+// or a local one when asked. Creating the bucket is retried until it
+// works: on a cluster it may take a moment to elect a leader.
+func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Config) (worker.Limiter, error) {
+	if cfg.Quota.Local {
+		return quota.NewLocal(qcfg)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	delay := 250 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		q, err := quota.NewShared(sctx, quota.SharedConfig{Config: qcfg, JetStream: js, Replicas: cfg.Worker.Replicas})
+		cancel()
+		if err == nil {
+			return q, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		cfg.Logger.Warn().Err(err).Dur("retry_in", delay).Msg("opening the quota bucket failed")
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// PrintQuota prints the shared ledger of the current window as a table:
+// every operation that made calls or is spent, then a count of the rest.
+func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
+	url := cfg.NATS.Server
+	if url == "" {
+		// A worker started without a NATS URL runs its own server there.
+		url = "nats://" + cmp.Or(cfg.EmbeddedListen, "127.0.0.1:4222")
+	}
+	flags := cfg.NATS
+	flags.Server = url
+	flags.Name = "connect-worker-quota"
+	opts, err := natsconn.ConnectOptions(flags)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("daemon: connect to NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	limits := quota.Limits{Catalogue: CatalogueLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
+	q, err := quota.NewShared(ctx, quota.SharedConfig{Config: quota.Config{Windows: cfg.Quota.Windows, Limits: limits}, JetStream: js, Replicas: cfg.Worker.Replicas})
+	if err != nil {
+		return err
+	}
+	ops := cfg.Worker.Operations
+	if len(ops) == 0 {
+		for _, op := range catalog.All() {
+			ops = append(ops, op.Name)
+		}
+	}
+	now := time.Now()
+	st, err := q.Status(ctx, ops, now)
+	if err != nil {
+		return err
+	}
+	win := q.Windows()
+	start := win.Start(now)
+	fmt.Fprintf(w, "window %s – %s (%s), night hours: %s\n\n",
+		start.Format("2006-01-02 15:04:05"), start.Add(win.Length).Format("15:04:05 MST"), win.Length, cmp.Or(win.Night.String(), "none"))
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OPERATION\tLIMIT\tUSED\tREMAINING\tSTATE\tRESETS IN\t")
+	idle := 0
+	for _, s := range st {
+		if s.Used == 0 && !s.Exhausted {
+			idle++
+			continue
+		}
+		state := "open"
+		switch {
+		case s.Exhausted:
+			state = "OUT_OF_LIMIT"
+		case s.Remaining() == 0:
+			state = "spent"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", s.Op, s.Limit, s.Used, s.Remaining(), state, s.Reset.Sub(now).Round(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d other operations made no call in this window.\n", idle)
+	return nil
+}
+
+func connectPassword(cfg Config) (string, error) {
+	if cfg.ConnectPasswordFile == "" {
+		return cfg.ConnectPassword, nil
+	}
+	if cfg.ConnectPassword != "" {
+		return "", errors.New("daemon: give the API password or a password file, not both")
+	}
+	b, err := os.ReadFile(cfg.ConnectPasswordFile)
+	if err != nil {
+		// The path is not secret; the content is never shown.
+		return "", fmt.Errorf("daemon: API password file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+func caConfig(path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: API CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("daemon: API CA file %s holds no PEM certificate", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+func startEmbedded(listen, dir string) (*server.Server, error) {
+	host, port := "127.0.0.1", 4222
+	if listen != "" {
+		h, p, err := net.SplitHostPort(listen)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: embedded NATS listen address %q: %w", listen, err)
+		}
+		if _, err := fmt.Sscanf(p, "%d", &port); err != nil {
+			return nil, fmt.Errorf("daemon: embedded NATS port %q", p)
+		}
+		host = h
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("daemon: embedded NATS data folder: %w", err)
+	}
+	return embednats.Start(embednats.Config{Host: host, Port: port, StoreDir: abs})
+}
+
+// connectRetry connects to NATS, trying again until ctx ends: on
+// Kubernetes the worker may start before NATS is reachable.
+func connectRetry(ctx context.Context, url string, opts []nats.Option, log zerolog.Logger) (*nats.Conn, error) {
+	delay := 250 * time.Millisecond
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("connecting to NATS failed")
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("daemon: connect to NATS: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}

@@ -1,0 +1,157 @@
+package emulator
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/onec-connect/connect-bridge/internal/catalog"
+)
+
+// Path is the path of the SOAP endpoint, the same as on the real service.
+// The WSDL is served at Path + "?wsdl".
+const Path = "/cus/ws/PartnerWebAPI2"
+
+// DefaultMaxBodyBytes is the default cap of a request body.
+const DefaultMaxBodyBytes = 32 << 20
+
+// AnswerVersion says in which SOAP version the emulator answers.
+type AnswerVersion uint8
+
+// The answer versions.
+const (
+	// AnswerSOAP12 answers every request with a SOAP 1.2 envelope and
+	// Content-Type application/soap+xml;charset=utf-8, as the real service
+	// does even to SOAP 1.1 requests. It is the zero value.
+	AnswerSOAP12 AnswerVersion = iota
+	// AnswerAsRequest answers in the SOAP version of the request.
+	AnswerAsRequest
+)
+
+// Config configures a Server. The zero Config is a working emulator with
+// the catalogue's limits, no latency and no injected failures.
+type Config struct {
+	// User and Password are the HTTP Basic credentials the SOAP endpoint
+	// accepts. Default to admin and admin.
+	User, Password string
+	// Window is the length of a limit window. Windows are aligned to
+	// multiples of Window since the Unix epoch, so a 1h window is a clock
+	// hour. Defaults to 1h.
+	Window time.Duration
+	// LatencyMin and LatencyMax bound the time the server waits before
+	// answering a SOAP call: fixed when equal, drawn uniformly between
+	// them otherwise. A LatencyMax below LatencyMin is raised to it.
+	// Zero (the default) answers at once.
+	LatencyMin, LatencyMax time.Duration
+	// FailRate is the share (0 to 1) of authenticated SOAP calls answered
+	// with a plain HTTP 500 before any processing. Such calls are not
+	// counted against the limit. Defaults to 0.
+	FailRate float64
+	// DropRate is the share (0 to 1) of calls whose connection is cut
+	// without an answer after the call was fully processed and counted:
+	// the client cannot tell whether it was applied. Defaults to 0.
+	DropRate float64
+	// Limits are calls per window by operation name, at all hours. The key
+	// "*" sets every operation not named itself. An operation in neither
+	// takes the catalogue's day or night limit. Zero allows no call.
+	Limits map[string]int
+	// Night are the hours of the account's day that use the catalogue's
+	// night limits. Defaults to none: day limits at all hours.
+	Night NightHours
+	// PacketLimit, when positive, replaces the catalogue's MaxRows as the
+	// most rows a packet may carry. A longer packet is refused as a whole.
+	PacketLimit int
+	// MaxBodyBytes caps a request body. Defaults to DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Location is the account's time zone: change times are stamped and
+	// ChangedFrom is read in it. Defaults to Europe/Moscow, or a fixed
+	// UTC+3 when the time zone database is missing.
+	Location *time.Location
+	// Now returns the current time. Defaults to time.Now; tests inject a
+	// clock to cross limit windows and stamp change times.
+	Now func() time.Time
+	// Seed seeds the random source of latencies, injected failures and new
+	// UUIDs: equal seeds and equal calls give equal results. Zero seeds
+	// from the clock.
+	Seed int64
+	// Logger receives a debug line per call. Defaults to no logging.
+	Logger zerolog.Logger
+	// AnswerVersion chooses the SOAP version of answers. Defaults to
+	// AnswerSOAP12, like the real service.
+	AnswerVersion AnswerVersion
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	c.User = cmp.Or(c.User, "admin")
+	c.Password = cmp.Or(c.Password, "admin")
+	c.Window = cmp.Or(c.Window, time.Hour)
+	c.LatencyMax = max(c.LatencyMax, c.LatencyMin)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	if c.Location == nil {
+		c.Location = moscow()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Seed == 0 {
+		c.Seed = time.Now().UnixNano()
+	}
+	return c
+}
+
+// validate reports every problem of a defaulted Config.
+func (c Config) validate() error {
+	var errs []error
+	if c.Window < time.Second {
+		errs = append(errs, fmt.Errorf("window %s is shorter than a second", c.Window))
+	}
+	if c.LatencyMin < 0 {
+		errs = append(errs, fmt.Errorf("negative latency %s", c.LatencyMin))
+	}
+	if !(c.FailRate >= 0 && c.FailRate <= 1) {
+		errs = append(errs, fmt.Errorf("fail rate %v is not between 0 and 1", c.FailRate))
+	}
+	if !(c.DropRate >= 0 && c.DropRate <= 1) {
+		errs = append(errs, fmt.Errorf("drop rate %v is not between 0 and 1", c.DropRate))
+	}
+	for _, op := range slices.Sorted(maps.Keys(c.Limits)) {
+		n := c.Limits[op]
+		if _, ok := catalog.Lookup(op); !ok && op != "*" {
+			errs = append(errs, fmt.Errorf("limit for unknown operation %q", op))
+		}
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("negative limit %d for %s", n, op))
+		}
+	}
+	if err := c.Night.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("night: %w", err))
+	}
+	if c.PacketLimit < 0 {
+		errs = append(errs, fmt.Errorf("negative packet limit %d", c.PacketLimit))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("negative body cap %d", c.MaxBodyBytes))
+	}
+	if c.AnswerVersion > AnswerAsRequest {
+		errs = append(errs, fmt.Errorf("unknown answer version %d", c.AnswerVersion))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("emulator: config: %w", err)
+	}
+	return nil
+}
+
+// moscow returns Europe/Moscow, or UTC+3 (its offset since 2014) when the
+// time zone database is missing.
+func moscow() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Moscow"); err == nil {
+		return loc
+	}
+	return time.FixedZone("MSK", 3*60*60)
+}

@@ -1,0 +1,215 @@
+package enqueue
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onec-connect/connect-bridge/internal/contract"
+)
+
+// Errors callers branch on.
+var (
+	// ErrIncomplete: not every command succeeded. A command was malformed
+	// or failed to publish, or (when waiting) a result was not SUCCESS or
+	// did not come in time. The summary says which.
+	ErrIncomplete = errors.New("enqueue: not every command succeeded")
+	// ErrUnknownOperation: an operation is not in the catalogue.
+	ErrUnknownOperation = errors.New("enqueue: unknown operation")
+)
+
+// Config configures a Client. Zero fields take their defaults.
+type Config struct {
+	// SubjectPrefix is put before the operation to make a command's
+	// subject. Defaults to contract.CommandPrefix ("connect.cmd.").
+	SubjectPrefix string
+	// Format is the payload encoding, "json" or "msgpack". Defaults to
+	// "json", which also sets the Content-Type header.
+	Format string
+	// Wait makes Publish collect one result per command on a reply inbox
+	// and print them.
+	Wait bool
+	// Timeout bounds the wait for results after the last command is
+	// published, and the whole of Results. Defaults to 2m.
+	Timeout time.Duration
+	// MaxPending bounds the publishes in flight, not yet acknowledged by
+	// JetStream. Defaults to 4096.
+	MaxPending int
+	// AckTimeout bounds the wait for one publish's acknowledgement.
+	// Defaults to 30s.
+	AckTimeout time.Duration
+	// Bucket is the outcome key-value bucket. Defaults to
+	// contract.OutcomeBucket.
+	Bucket string
+	// ResultStream is the stream of results. Defaults to
+	// contract.ResultStream.
+	ResultStream string
+	// Stdout receives the results, one JSON object a line. Defaults to
+	// io.Discard.
+	Stdout io.Writer
+	// Stderr receives notes (generated ids, malformed lines, publish
+	// errors) and the closing summary. Defaults to io.Discard.
+	Stderr io.Writer
+	// Progress, when set, receives a progress line rewritten in place
+	// ("\r1234/10000 published, 1200 results"); main sets it to a
+	// terminal. Nil means no progress line.
+	Progress io.Writer
+	// ProgressEvery is the period of the progress line. Defaults to 200ms.
+	ProgressEvery time.Duration
+	// Now tells the time, for ids and the elapsed time. Defaults to
+	// time.Now.
+	Now func() time.Time
+}
+
+// Client publishes commands and reads results over one connection.
+type Client struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	cfg    Config
+	format contract.Format
+}
+
+// New returns a client on nc, which the caller keeps and closes.
+func New(nc *nats.Conn, cfg Config) (*Client, error) {
+	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, contract.CommandPrefix)
+	cfg.Format = cmp.Or(cfg.Format, "json")
+	cfg.Timeout = cmp.Or(cfg.Timeout, 2*time.Minute)
+	cfg.MaxPending = cmp.Or(cfg.MaxPending, 4096)
+	cfg.AckTimeout = cmp.Or(cfg.AckTimeout, 30*time.Second)
+	cfg.Bucket = cmp.Or(cfg.Bucket, contract.OutcomeBucket)
+	cfg.ResultStream = cmp.Or(cfg.ResultStream, contract.ResultStream)
+	cfg.ProgressEvery = cmp.Or(cfg.ProgressEvery, 200*time.Millisecond)
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if nc == nil {
+		return nil, errors.New("enqueue: no connection")
+	}
+	f, err := ParseFormat(cfg.Format)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("enqueue: timeout %s is negative", cfg.Timeout)
+	case cfg.MaxPending < 0:
+		return nil, fmt.Errorf("enqueue: max pending %d is negative", cfg.MaxPending)
+	case cfg.AckTimeout < 0:
+		return nil, fmt.Errorf("enqueue: ack timeout %s is negative", cfg.AckTimeout)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: jetstream: %w", err)
+	}
+	return &Client{nc: nc, js: js, cfg: cfg, format: f}, nil
+}
+
+// ParseFormat reads a payload format name: "json" or "msgpack".
+func ParseFormat(s string) (contract.Format, error) {
+	switch s {
+	case "json":
+		return contract.JSON, nil
+	case "msgpack":
+		return contract.MsgPack, nil
+	}
+	return 0, fmt.Errorf(`enqueue: format %q: want "json" or "msgpack"`, s)
+}
+
+// message builds the JetStream message of c: subject, payload in the
+// client's format, and headers. reply is the reply inbox, empty when not
+// waiting.
+func (cl *Client) message(c Command, reply string) (*nats.Msg, error) {
+	fields := c.Fields
+	if cl.format == contract.MsgPack {
+		// msgpack has no arbitrary-precision number: json.Number must
+		// become a native number, and one that cannot be exactly is
+		// refused rather than rounded.
+		v, err := nativeNumbers(fields)
+		if err != nil {
+			return nil, err
+		}
+		fields = v.(map[string]any)
+	}
+	payload, err := contract.EncodeCommand(cl.format, contract.Command{ID: c.ID, Fields: fields})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", cl.format, err)
+	}
+	m := nats.NewMsg(cl.cfg.SubjectPrefix + c.Op)
+	m.Data = payload
+	m.Header.Set(contract.HeaderMsgID, c.ID)
+	if cl.format == contract.JSON {
+		m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
+	}
+	if reply != "" {
+		m.Header.Set(contract.HeaderReplyTo, reply)
+	}
+	return m, nil
+}
+
+// nativeNumbers returns v with every json.Number replaced by an int64,
+// uint64 or float64 that holds it exactly.
+func nativeNumbers(v any) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		return nativeNumber(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			n, err := nativeNumbers(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = n
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			n, err := nativeNumbers(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = n
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// nativeNumber converts one JSON number. A decimal keeps its value when
+// the shortest float64 that prints like it has the same value ("0.1"
+// does, "12345678901234567.89" does not).
+func nativeNumber(n json.Number) (any, error) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, nil
+	}
+	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+		return u, nil
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err == nil && !math.IsInf(f, 0) {
+		want, ok1 := new(big.Rat).SetString(string(n))
+		got, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+		if ok1 && ok2 && want.Cmp(got) == 0 {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("number %s cannot be sent exactly in msgpack: quote it or use --format json", n)
+}

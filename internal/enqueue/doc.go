@@ -1,0 +1,46 @@
+// Package enqueue is the logic of the enqueue command: the command-line
+// producer that publishes commands to the worker over JetStream and,
+// optionally, waits for their results.
+//
+// # Overview
+//
+// A [Source] yields commands, from command-line arguments ([ParseArgs]) or
+// from JSON lines ([Lines], [OpenFile]). [Client.Publish] publishes them
+// asynchronously to the command stream (subject prefix + operation), one
+// message per command with the header Nats-Msg-Id set to the command id,
+// and with --wait collects one result per id on a private reply inbox
+// named in the Connect-Reply-To header. [Client.Results] reads results
+// back by id, from the outcome bucket or by scanning the result stream.
+// The connection settings come from package natsconn, shared with the
+// worker.
+//
+// # Invariants
+//
+//   - Every published command has a unique, non-empty id: a command
+//     without one gets enq-<unix nanos>-<counter>, and the generated id is
+//     reported on the diagnostics writer.
+//   - The reply inbox is subscribed, and the subscription flushed to the
+//     server, before the first command is published, so no result can be
+//     missed.
+//   - At most one result per id is printed: the worker is at-least-once,
+//     and a duplicate publish may be answered both by the reply inbox and
+//     by the outcome bucket.
+//   - At most Config.MaxPending publishes are in flight, unacknowledged.
+//   - Secrets (password, token, URL user info) never appear in errors or
+//     output.
+//
+// # Failure handling
+//
+//   - A malformed command line is reported with its line number and
+//     counted; the run goes on with the next line.
+//   - A publish JetStream refuses or does not acknowledge counts as failed;
+//     its result is not waited for.
+//   - A publish JetStream acknowledges as a duplicate (the stream already
+//     had that Nats-Msg-Id within its duplicate window) never reaches the
+//     worker again, so with --wait its result is read from the outcome
+//     bucket, watching the key until the outcome is final or the wait
+//     times out.
+//   - The run's error wraps [ErrIncomplete] when any command was malformed,
+//     failed to publish, or (with --wait) ended with a code other than
+//     SUCCESS or had no result before the timeout.
+package enqueue

@@ -1,0 +1,514 @@
+package soap
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Namespaces of PartnerWebAPI2 messages.
+const (
+	// NamespaceAPI is the service's own namespace (prefix m: in requests).
+	NamespaceAPI = "http://buhphone.com/PartnerWebAPI2"
+	// NamespaceCore is 1C's XDTO core namespace of Structure and ValueTable.
+	NamespaceCore = "http://v8.1c.ru/8.1/data/core"
+	// NamespaceXS is XML Schema's namespace, the prefix xs: of scalar types.
+	NamespaceXS = "http://www.w3.org/2001/XMLSchema"
+	// NamespaceXSI is XML Schema instance's namespace: xsi:type, xsi:nil.
+	NamespaceXSI = "http://www.w3.org/2001/XMLSchema-instance"
+	// NamespaceSOAP11 is the SOAP 1.1 envelope namespace.
+	NamespaceSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+	// NamespaceSOAP12 is the SOAP 1.2 envelope namespace.
+	NamespaceSOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+)
+
+// Version is a SOAP version. The zero Version is SOAP 1.1.
+type Version uint8
+
+// The two SOAP versions the service binds.
+const (
+	SOAP11 Version = iota
+	SOAP12
+)
+
+// String returns "1.1" or "1.2".
+func (v Version) String() string {
+	if v == SOAP12 {
+		return "1.2"
+	}
+	return "1.1"
+}
+
+// Namespace returns the envelope namespace of the version.
+func (v Version) Namespace() string {
+	if v == SOAP12 {
+		return NamespaceSOAP12
+	}
+	return NamespaceSOAP11
+}
+
+// ContentType returns the Content-Type of a message of this version. SOAP
+// 1.2 carries the action inside it; SOAP 1.1 sends it as SOAPAction.
+func (v Version) ContentType(action string) string {
+	if v == SOAP12 {
+		return `application/soap+xml; charset=utf-8; action="` + action + `"`
+	}
+	return "text/xml; charset=utf-8"
+}
+
+// Action returns the SOAPAction of an operation.
+func Action(op string) string { return NamespaceAPI + "#PartnerWebAPI2:" + op }
+
+// Request is one call of an operation. Exactly one form of input is used:
+// Params (a Structure for one object or a ValueTable for a packet) for the
+// operations that take Params, or Children (plain child elements, in order)
+// for the file and message operations.
+type Request struct {
+	Op       string
+	Params   Value
+	Children []Property
+}
+
+// Response is what an operation answered: ResultCode and ResultData, plus any
+// further children of the response element (ServiceRequestDownloadFile adds
+// fileData).
+type Response struct {
+	Op    string
+	Code  string
+	Data  Value
+	Extra []Property
+}
+
+// CodeSuccess is the ResultCode of a call or row that succeeded.
+const CodeSuccess = "SUCCESS"
+
+// CodeOutOfLimit is the ResultCode of a call refused by the hourly limit.
+const CodeOutOfLimit = "OUT_OF_LIMIT"
+
+// The request writer produces the form of the API's own example: tab
+// indentation, m: for the service namespace, d4p1: for the core namespace
+// declared on Params, table cells typed by their column.
+
+// EncodeRequest writes req as a complete SOAP envelope of version v.
+func EncodeRequest(w io.Writer, v Version, req *Request) error {
+	var b bytes.Buffer
+	if err := AppendRequest(&b, v, req); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// AppendRequest appends req as a SOAP envelope of version v to b.
+func AppendRequest(b *bytes.Buffer, v Version, req *Request) error {
+	if !isNCName(req.Op) {
+		return fmt.Errorf("soap: encode: operation %q is not an XML name", req.Op)
+	}
+	b.WriteString(`<soap:Envelope xmlns:soap="`)
+	b.WriteString(v.Namespace())
+	b.WriteString("\">\n\t<soap:Body>\n\t\t<m:")
+	b.WriteString(req.Op)
+	b.WriteString(` xmlns:m="` + NamespaceAPI + `">` + "\n")
+	if req.Children != nil {
+		for _, c := range req.Children {
+			if !isNCName(c.Name) {
+				return fmt.Errorf("soap: encode %s: child %q is not an XML name", req.Op, c.Name)
+			}
+			if c.Value.Kind == KindStructure || c.Value.Kind == KindTable {
+				return fmt.Errorf("soap: encode %s: child %s must be a scalar, not %s", req.Op, c.Name, c.Value.Kind)
+			}
+			b.WriteString("\t\t\t<m:")
+			b.WriteString(c.Name)
+			if c.Value.Kind == KindNil {
+				b.WriteString(` xsi:nil="true" xmlns:xsi="` + NamespaceXSI + `"/>` + "\n")
+				continue
+			}
+			b.WriteByte('>')
+			escapeText(b, c.Value.Text)
+			b.WriteString("</m:")
+			b.WriteString(c.Name)
+			b.WriteString(">\n")
+		}
+	} else if err := appendParams(b, req.Op, req.Params); err != nil {
+		return err
+	}
+	b.WriteString("\t\t</m:")
+	b.WriteString(req.Op)
+	b.WriteString(">\n\t</soap:Body>\n</soap:Envelope>")
+	return nil
+}
+
+const paramsOpen = "\t\t\t<m:Params xmlns:d4p1=\"" + NamespaceCore + "\"\n" +
+	"\t\t\t\t\txmlns:xs=\"" + NamespaceXS + "\"\n" +
+	"\t\t\t\t\txmlns:xsi=\"" + NamespaceXSI + "\""
+
+func appendParams(b *bytes.Buffer, op string, p Value) error {
+	b.WriteString(paramsOpen)
+	switch p.Kind {
+	case KindNil, KindStructure:
+		b.WriteString(">\n")
+		for _, prop := range p.Props {
+			if err := appendProperty(b, "\t\t\t\t", "d4p1:", prop); err != nil {
+				return fmt.Errorf("soap: encode %s: %w", op, err)
+			}
+		}
+	case KindTable:
+		b.WriteString("\n\t\t\t\t\txsi:type=\"d4p1:ValueTable\">\n")
+		if err := appendTable(b, "\t\t\t\t", "d4p1:", p.Table); err != nil {
+			return fmt.Errorf("soap: encode %s: %w", op, err)
+		}
+	default:
+		return fmt.Errorf("soap: encode %s: Params must be a Structure or a ValueTable, not %s", op, p.Kind)
+	}
+	b.WriteString("\t\t\t</m:Params>\n")
+	return nil
+}
+
+// appendProperty writes <P:Property name="…"><P:Value xsi:type="…">…</P:Value></P:Property>.
+func appendProperty(b *bytes.Buffer, indent, pfx string, p Property) error {
+	b.WriteString(indent)
+	b.WriteByte('<')
+	b.WriteString(pfx)
+	b.WriteString(`Property name="`)
+	escapeAttr(b, p.Name)
+	b.WriteString("\">\n")
+	if err := appendTypedValue(b, indent+"\t", pfx, p.Value); err != nil {
+		return fmt.Errorf("property %s: %w", p.Name, err)
+	}
+	b.WriteString(indent)
+	b.WriteString("</")
+	b.WriteString(pfx)
+	b.WriteString("Property>\n")
+	return nil
+}
+
+// appendTypedValue writes a <Value> that carries its own xsi:type, as inside
+// a Structure or in a result cell.
+func appendTypedValue(b *bytes.Buffer, indent, pfx string, v Value) error {
+	b.WriteString(indent)
+	b.WriteByte('<')
+	b.WriteString(pfx)
+	b.WriteString("Value")
+	switch v.Kind {
+	case KindNil:
+		b.WriteString(" xsi:nil=\"true\"/>\n")
+		return nil
+	case KindStructure:
+		b.WriteString(` xsi:type="`)
+		b.WriteString(pfx)
+		b.WriteString("Structure\">\n")
+		for _, p := range v.Props {
+			if err := appendProperty(b, indent+"\t", pfx, p); err != nil {
+				return err
+			}
+		}
+	case KindTable:
+		b.WriteString(` xsi:type="`)
+		b.WriteString(pfx)
+		b.WriteString("ValueTable\">\n")
+		if err := appendTable(b, indent+"\t", pfx, v.Table); err != nil {
+			return err
+		}
+	default:
+		b.WriteString(` xsi:type="`)
+		b.WriteString(scalarTypeName(v))
+		b.WriteString(`">`)
+		escapeText(b, v.Text)
+		b.WriteString("</")
+		b.WriteString(pfx)
+		b.WriteString("Value>\n")
+		return nil
+	}
+	b.WriteString(indent)
+	b.WriteString("</")
+	b.WriteString(pfx)
+	b.WriteString("Value>\n")
+	return nil
+}
+
+func scalarTypeName(v Value) string {
+	if v.Kind == KindOther {
+		return v.TypeName
+	}
+	return v.Kind.String()
+}
+
+// appendTable writes the columns and rows of a ValueTable. Cells carry no
+// xsi:type (their column declares it) unless their kind differs from the
+// column's first declared type, or the column declares none.
+func appendTable(b *bytes.Buffer, indent, pfx string, t *Table) error {
+	if t == nil {
+		return nil
+	}
+	in2, in3, in4 := indent+"\t", indent+"\t\t", indent+"\t\t\t"
+	declared := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		if !isNCName(c.Name) {
+			return fmt.Errorf("column %q is not an XML name", c.Name)
+		}
+		openTag(b, indent, pfx, "column")
+		leaf(b, in2, pfx, "Name", c.Name)
+		vt := c.Type
+		if len(vt.Types) == 0 && vt.String == nil && vt.Number == nil && vt.Date == nil {
+			b.WriteString(in2)
+			b.WriteString("<" + pfx + "ValueType/>\n")
+		} else {
+			openTag(b, in2, pfx, "ValueType")
+			for _, ty := range vt.Types {
+				leaf(b, in3, pfx, "Type", ty)
+			}
+			if len(vt.Types) > 0 {
+				declared[i] = vt.Types[0]
+			}
+			if q := vt.Number; q != nil {
+				openTag(b, in3, pfx, "NumberQualifiers")
+				leaf(b, in4, pfx, "Digits", strconv.Itoa(q.Digits))
+				leaf(b, in4, pfx, "FractionDigits", strconv.Itoa(q.FractionDigits))
+				sign := "Any"
+				if q.Nonnegative {
+					sign = "Nonnegative"
+				}
+				leaf(b, in4, pfx, "AllowedSign", sign)
+				closeTag(b, in3, pfx, "NumberQualifiers")
+			}
+			if q := vt.String; q != nil {
+				openTag(b, in3, pfx, "StringQualifiers")
+				leaf(b, in4, pfx, "Length", strconv.Itoa(q.Length))
+				allowed := "Variable"
+				if q.Fixed {
+					allowed = "Fixed"
+				}
+				leaf(b, in4, pfx, "AllowedLength", allowed)
+				closeTag(b, in3, pfx, "StringQualifiers")
+			}
+			if q := vt.Date; q != nil {
+				openTag(b, in3, pfx, "DateQualifiers")
+				leaf(b, in4, pfx, "DateFractions", q.Fractions)
+				closeTag(b, in3, pfx, "DateQualifiers")
+			}
+			closeTag(b, in2, pfx, "ValueType")
+		}
+		closeTag(b, indent, pfx, "column")
+	}
+	for ri, row := range t.Rows {
+		if len(row) != len(t.Columns) {
+			return fmt.Errorf("row %d has %d cells for %d columns", ri, len(row), len(t.Columns))
+		}
+		openTag(b, indent, pfx, "row")
+		for ci, cell := range row {
+			if err := appendCell(b, in2, pfx, declared[ci], cell); err != nil {
+				return fmt.Errorf("row %d column %s: %w", ri, t.Columns[ci].Name, err)
+			}
+		}
+		closeTag(b, indent, pfx, "row")
+	}
+	return nil
+}
+
+func appendCell(b *bytes.Buffer, indent, pfx, declared string, v Value) error {
+	switch v.Kind {
+	case KindNil, KindStructure, KindTable:
+		return appendTypedValue(b, indent, pfx, v)
+	}
+	name := scalarTypeName(v)
+	text := v.Text
+	if v.Kind == KindDate && declared == "xs:dateTime" {
+		// A date in a column declared as xs:dateTime (how 1C types dates)
+		// is written as midnight of that day.
+		name, text = declared, text+"T00:00:00"
+	}
+	if name != declared {
+		return appendTypedValue(b, indent, pfx, v)
+	}
+	b.WriteString(indent)
+	b.WriteString("<" + pfx + "Value>")
+	escapeText(b, text)
+	b.WriteString("</" + pfx + "Value>\n")
+	return nil
+}
+
+func openTag(b *bytes.Buffer, indent, pfx, name string) {
+	b.WriteString(indent)
+	b.WriteByte('<')
+	b.WriteString(pfx)
+	b.WriteString(name)
+	b.WriteString(">\n")
+}
+
+func closeTag(b *bytes.Buffer, indent, pfx, name string) {
+	b.WriteString(indent)
+	b.WriteString("</")
+	b.WriteString(pfx)
+	b.WriteString(name)
+	b.WriteString(">\n")
+}
+
+func leaf(b *bytes.Buffer, indent, pfx, name, text string) {
+	b.WriteString(indent)
+	b.WriteByte('<')
+	b.WriteString(pfx)
+	b.WriteString(name)
+	b.WriteByte('>')
+	escapeText(b, text)
+	b.WriteString("</")
+	b.WriteString(pfx)
+	b.WriteString(name)
+	b.WriteString(">\n")
+}
+
+// EncodeResponse writes resp as the service writes its answers: the core
+// namespace as the default namespace of each Property, cells typed one by
+// one. The sandbox answers with it; tests round-trip through it.
+func EncodeResponse(w io.Writer, v Version, resp *Response) error {
+	var b bytes.Buffer
+	if err := AppendResponse(&b, v, resp); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// AppendResponse appends resp as a SOAP envelope of version v to b.
+func AppendResponse(b *bytes.Buffer, v Version, resp *Response) error {
+	if !isNCName(resp.Op) {
+		return fmt.Errorf("soap: encode: operation %q is not an XML name", resp.Op)
+	}
+	b.WriteString(`<soap:Envelope xmlns:soap="`)
+	b.WriteString(v.Namespace())
+	b.WriteString("\">\n\t<soap:Body>\n\t\t<m:")
+	b.WriteString(resp.Op)
+	b.WriteString("Response xmlns:m=\"" + NamespaceAPI + "\">\n")
+	b.WriteString("\t\t\t<m:return xmlns:xs=\"" + NamespaceXS + "\"\n\t\t\t\t\txmlns:xsi=\"" + NamespaceXSI + "\">\n")
+	for _, p := range []Property{{Name: "ResultCode", Value: String(resp.Code)}, {Name: "ResultData", Value: resp.Data}} {
+		b.WriteString("\t\t\t\t<Property xmlns=\"" + NamespaceCore + "\"\n\t\t\t\t\t\tname=\"")
+		escapeAttr(b, p.Name)
+		b.WriteString("\">\n")
+		if err := appendTypedValue(b, "\t\t\t\t\t", "", p.Value); err != nil {
+			return fmt.Errorf("soap: encode %s response: %w", resp.Op, err)
+		}
+		b.WriteString("\t\t\t\t</Property>\n")
+	}
+	b.WriteString("\t\t\t</m:return>\n")
+	for _, c := range resp.Extra {
+		if !isNCName(c.Name) {
+			return fmt.Errorf("soap: encode %s response: child %q is not an XML name", resp.Op, c.Name)
+		}
+		leaf(b, "\t\t\t", "m:", c.Name, c.Value.Text)
+	}
+	b.WriteString("\t\t</m:")
+	b.WriteString(resp.Op)
+	b.WriteString("Response>\n\t</soap:Body>\n</soap:Envelope>")
+	return nil
+}
+
+// EncodeFault writes a SOAP Fault of version v: what the service answers,
+// with HTTP 500, to a request it cannot run.
+func EncodeFault(w io.Writer, v Version, code, reason string) error {
+	b := new(bytes.Buffer)
+	b.WriteString(`<soap:Envelope xmlns:soap="`)
+	b.WriteString(v.Namespace())
+	b.WriteString("\">\n\t<soap:Body>\n\t\t<soap:Fault>\n")
+	if v == SOAP12 {
+		b.WriteString("\t\t\t<soap:Code>\n")
+		leaf(b, "\t\t\t\t", "soap:", "Value", "soap:"+code)
+		b.WriteString("\t\t\t</soap:Code>\n\t\t\t<soap:Reason>\n\t\t\t\t<soap:Text xml:lang=\"ru\">")
+		escapeText(b, reason)
+		b.WriteString("</soap:Text>\n\t\t\t</soap:Reason>\n")
+	} else {
+		leaf(b, "\t\t\t", "", "faultcode", "soap:"+code)
+		leaf(b, "\t\t\t", "", "faultstring", reason)
+	}
+	b.WriteString("\t\t</soap:Fault>\n\t</soap:Body>\n</soap:Envelope>")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// escapeText writes s as XML character data. Characters XML 1.0 cannot carry
+// are replaced by U+FFFD, so that a hostile field never breaks the envelope.
+func escapeText(b *bytes.Buffer, s string) {
+	last := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == '<':
+			esc = "&lt;"
+		case r == '>':
+			esc = "&gt;"
+		case r == '&':
+			esc = "&amp;"
+		case r == '\r':
+			esc = "&#xD;"
+		case r == utf8.RuneError && size == 1, !isXMLChar(r):
+			esc = "\uFFFD"
+		default:
+			i += size
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(esc)
+		i += size
+		last = i
+	}
+	b.WriteString(s[last:])
+}
+
+// escapeAttr writes s as a double-quoted attribute value.
+func escapeAttr(b *bytes.Buffer, s string) {
+	last := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == '<':
+			esc = "&lt;"
+		case r == '&':
+			esc = "&amp;"
+		case r == '"':
+			esc = "&quot;"
+		case r == '\n':
+			esc = "&#xA;"
+		case r == '\r':
+			esc = "&#xD;"
+		case r == '\t':
+			esc = "&#x9;"
+		case r == utf8.RuneError && size == 1, !isXMLChar(r):
+			esc = "\uFFFD"
+		default:
+			i += size
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(esc)
+		i += size
+		last = i
+	}
+	b.WriteString(s[last:])
+}
+
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// isNCName reports whether s can be an element name without a prefix. It
+// accepts the ASCII subset of XML names, which is all the API uses.
+func isNCName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,289 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/metrics"
+	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/soap"
+)
+
+// Limiter grants API calls: before every call the worker asks it for one
+// call of the operation. quota.Local and quota.Shared implement it.
+type Limiter interface {
+	// Take asks for one call of op at now. It never blocks for long: the
+	// answer is a grant, or the time to ask again.
+	Take(ctx context.Context, op string, now time.Time) (quota.Grant, error)
+	// Exhausted records an OUT_OF_LIMIT answer of the API for op.
+	Exhausted(ctx context.Context, op string, now time.Time) error
+}
+
+// Caller sends one request to the API; *soap.Client is the one used.
+type Caller interface {
+	Call(ctx context.Context, req *soap.Request) (*soap.Response, error)
+}
+
+// Names are the subjects, streams and buckets the worker uses. Zero
+// fields take the contract's defaults.
+type Names struct {
+	CommandPrefix, ResultPrefix, DLQPrefix string
+	CommandStream, ResultStream, DLQStream string
+	OutcomeBucket                          string
+	// ConsumerPrefix + operation names each operation's durable consumer.
+	// Defaults to "cmd-".
+	ConsumerPrefix string
+	// PriorityGroup is the consumers' pinned priority group. Defaults to
+	// "connect".
+	PriorityGroup string
+}
+
+func (n Names) withDefaults() Names {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&n.CommandPrefix, contract.CommandPrefix)
+	def(&n.ResultPrefix, contract.ResultPrefix)
+	def(&n.DLQPrefix, contract.DLQPrefix)
+	def(&n.CommandStream, contract.CommandStream)
+	def(&n.ResultStream, contract.ResultStream)
+	def(&n.DLQStream, contract.DLQStream)
+	def(&n.OutcomeBucket, contract.OutcomeBucket)
+	def(&n.ConsumerPrefix, "cmd-")
+	def(&n.PriorityGroup, "connect")
+	return n
+}
+
+// OpSettings tune one operation's lane. Zero fields inherit the worker's
+// defaults (Config.Defaults), whose zero fields take the values given.
+type OpSettings struct {
+	// MaxRows caps a packet; it never exceeds the catalogue's packet
+	// limit. Defaults to the catalogue's limit (100 for most writes, 1 for
+	// operations that are not batched).
+	MaxRows int `json:"max_rows,omitempty"`
+	// MaxWait is how long the oldest command of a packet waits for the
+	// packet to fill. Defaults to 2s.
+	MaxWait Duration `json:"max_wait,omitempty"`
+	// MaxPending caps the commands of the operation the worker holds
+	// unfinished (received, not yet acknowledged); it is also the
+	// consumer's MaxAckPending. Defaults to 1000.
+	MaxPending int `json:"max_pending,omitempty"`
+	// Concurrency is how many calls of the operation may be in flight at
+	// once from this worker. Defaults to 1: at a few hundred calls an hour,
+	// one at a time is plenty, and a second call in flight when another
+	// client of the account spends the limit earns a second OUT_OF_LIMIT.
+	Concurrency int `json:"concurrency,omitempty"`
+	// MaxAttempts is how many failed calls a command may take before it
+	// ends with TRANSPORT_ERROR (or SOAP_FAULT). Calls the API did not
+	// process (OUT_OF_LIMIT, short result tables, refused credentials) do
+	// not count. Defaults to 5.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// CallTimeout bounds one API call. Defaults to 60s.
+	CallTimeout Duration `json:"call_timeout,omitempty"`
+	// RetryUnknownOutcome lets calls that are not safe to repeat (the
+	// …Add operations, sends) be sent again when their outcome is unknown,
+	// accepting possible duplicates, instead of ending with
+	// UNKNOWN_OUTCOME.
+	RetryUnknownOutcome *bool `json:"retry_unknown_outcome,omitempty"`
+}
+
+// Duration is a time.Duration that reads "2s" in JSON config files.
+type Duration time.Duration
+
+// UnmarshalText reads a Go duration ("150ms", "2s").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the Go duration form.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Merge returns s with its zero fields taken from def.
+func (s OpSettings) Merge(def OpSettings) OpSettings {
+	if s.MaxRows == 0 {
+		s.MaxRows = def.MaxRows
+	}
+	if s.MaxWait == 0 {
+		s.MaxWait = def.MaxWait
+	}
+	if s.MaxPending == 0 {
+		s.MaxPending = def.MaxPending
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = def.Concurrency
+	}
+	if s.MaxAttempts == 0 {
+		s.MaxAttempts = def.MaxAttempts
+	}
+	if s.CallTimeout == 0 {
+		s.CallTimeout = def.CallTimeout
+	}
+	if s.RetryUnknownOutcome == nil {
+		s.RetryUnknownOutcome = def.RetryUnknownOutcome
+	}
+	return s
+}
+
+// Config configures a Worker. Zero fields take the defaults given.
+type Config struct {
+	// Conn is the NATS connection; the caller owns it and closes it after
+	// Run returns. Required.
+	Conn *nats.Conn
+	// API sends requests to PartnerWebAPI2. Required.
+	API Caller
+	// Limiter grants calls. Required.
+	Limiter Limiter
+	// Names of subjects, streams and buckets.
+	Names Names
+	// Operations lists the operations this worker serves. Defaults to all
+	// of the catalogue.
+	Operations []string
+	// Defaults are the settings of every operation; Ops overrides them per
+	// operation.
+	Defaults OpSettings
+	Ops      map[string]OpSettings
+	// Unordered lets every replica fetch every operation's commands at
+	// the same time (no pinned consumer): more calls in parallel, but
+	// commands for one object may then be applied out of order when they
+	// reach different replicas. Off by default.
+	Unordered bool
+	// Replicas of the streams and the bucket the worker creates. Defaults
+	// to 1; use 3 on a JetStream cluster.
+	Replicas int
+	// DuplicateWindow of the command stream. Defaults to 10m.
+	DuplicateWindow time.Duration
+	// ResultMaxAge is how long results stay in the result stream.
+	// Defaults to 7 days.
+	ResultMaxAge time.Duration
+	// DLQMaxAge is how long dead letters stay. Defaults to 30 days.
+	DLQMaxAge time.Duration
+	// OutcomeTTL is how long a finished command's outcome is kept for
+	// answering redeliveries and re-publications. Defaults to 7 days.
+	OutcomeTTL time.Duration
+	// AckWait is the consumers' ack wait: a command a dead worker held is
+	// redelivered after it. The worker keeps the commands it holds alive
+	// with progress acks. Defaults to 30s.
+	AckWait time.Duration
+	// PinnedTTL is how long a silent worker keeps an operation pinned to
+	// itself before another replica takes over. It is never less than
+	// AckWait, so that a new owner sees the old one's commands again before
+	// newer ones. Defaults to AckWait plus 5s (plus AckWait when shorter).
+	PinnedTTL time.Duration
+	// FetchWait is how long one fetch waits for commands. Defaults to 5s.
+	FetchWait time.Duration
+	// BackoffInitial and BackoffMax shape the exponential backoff (with
+	// jitter) between failed calls of an operation. Default 500ms and 1m.
+	BackoffInitial, BackoffMax time.Duration
+	// AuthRetry is how long the worker stops calling the API after HTTP
+	// 401/403 before it tries again. Defaults to 1m.
+	AuthRetry time.Duration
+	// SweepInterval is how often commands on subjects of no known
+	// operation are looked for and answered. Defaults to 2s.
+	SweepInterval time.Duration
+	// ShutdownTimeout bounds the graceful shutdown. Defaults to 25s.
+	ShutdownTimeout time.Duration
+	// Logger receives the worker's logs. Defaults to a disabled logger.
+	Logger zerolog.Logger
+	// Metrics receives the worker's metrics. Defaults to a private
+	// registry.
+	Metrics *metrics.Registry
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.Conn == nil:
+		return c, errors.New("worker: Config.Conn is required")
+	case c.API == nil:
+		return c, errors.New("worker: Config.API is required")
+	case c.Limiter == nil:
+		return c, errors.New("worker: Config.Limiter is required")
+	}
+	c.Names = c.Names.withDefaults()
+	if len(c.Operations) == 0 {
+		for _, op := range catalog.All() {
+			c.Operations = append(c.Operations, op.Name)
+		}
+	}
+	for _, name := range c.Operations {
+		if _, ok := catalog.Lookup(name); !ok {
+			return c, fmt.Errorf("worker: unknown operation %q in Operations", name)
+		}
+	}
+	for name := range c.Ops {
+		if _, ok := catalog.Lookup(name); !ok {
+			return c, fmt.Errorf("worker: settings for unknown operation %q", name)
+		}
+	}
+	c.Defaults = c.Defaults.Merge(OpSettings{
+		MaxWait:     Duration(2 * time.Second),
+		MaxPending:  1000,
+		Concurrency: 1,
+		MaxAttempts: 5,
+		CallTimeout: Duration(60 * time.Second),
+	})
+	if c.Defaults.RetryUnknownOutcome == nil {
+		f := false
+		c.Defaults.RetryUnknownOutcome = &f
+	}
+	setDur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	setDur(&c.DuplicateWindow, 10*time.Minute)
+	setDur(&c.ResultMaxAge, 7*24*time.Hour)
+	setDur(&c.DLQMaxAge, 30*24*time.Hour)
+	setDur(&c.OutcomeTTL, 7*24*time.Hour)
+	setDur(&c.AckWait, 30*time.Second)
+	setDur(&c.PinnedTTL, c.AckWait+min(5*time.Second, c.AckWait))
+	if c.PinnedTTL < c.AckWait {
+		c.PinnedTTL = c.AckWait
+	}
+	setDur(&c.FetchWait, 5*time.Second)
+	setDur(&c.BackoffInitial, 500*time.Millisecond)
+	setDur(&c.BackoffMax, time.Minute)
+	setDur(&c.AuthRetry, time.Minute)
+	setDur(&c.SweepInterval, 2*time.Second)
+	setDur(&c.ShutdownTimeout, 25*time.Second)
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// settings returns op's effective settings.
+func (c Config) settings(op *catalog.Operation) (OpSettings, error) {
+	s := c.Ops[op.Name].Merge(c.Defaults)
+	if s.MaxRows <= 0 || s.MaxRows > op.MaxRows {
+		s.MaxRows = op.MaxRows
+	}
+	if s.MaxPending < s.MaxRows {
+		return s, fmt.Errorf("worker: %s: max_pending %d is less than a packet (%d rows)", op.Name, s.MaxPending, s.MaxRows)
+	}
+	if s.Concurrency < 1 || s.MaxAttempts < 1 {
+		return s, fmt.Errorf("worker: %s: concurrency and max_attempts must be at least 1", op.Name)
+	}
+	return s, nil
+}

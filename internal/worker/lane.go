@@ -1,0 +1,786 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/onec-connect/connect-bridge/internal/batcher"
+	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/soap"
+)
+
+// lane serves one operation: it fetches the operation's commands from its
+// consumer, packs them, calls the API and hands results to its finisher.
+// Three goroutines: the fetcher, the lane loop (which alone owns the
+// batcher and the lane's state), and the finisher; plus one goroutine per
+// call in flight.
+type lane struct {
+	w    *Worker
+	op   *catalog.Operation
+	set  OpSettings
+	cons jetstream.Consumer
+	log  zerolog.Logger
+	fin  *finisher
+
+	in    chan []*entry    // fetcher → loop: valid new commands, in stream order
+	calls chan callOutcome // call goroutines → loop
+	done  chan []*entry    // finisher → loop: acknowledged commands
+	slots chan struct{}    // one token per command held, MaxPending in all
+	depth atomic.Int64     // commands held, for the metrics
+	pause atomic.Bool      // set by the loop: the fetcher waits
+	wake  chan struct{}    // loop → fetcher: pause lifted
+
+	// Owned by the loop goroutine.
+	b         *batcher.Batcher[*entry]
+	held      map[uint64]*entry // every command held, by stream sequence
+	recent    recentSet         // sequences of commands recently finished
+	inflight  int
+	finals    []*final // results waiting to be handed to the finisher
+	bo        *backoff.ExponentialBackOff
+	notBefore time.Time // no call before this (backoff, quota)
+	// grant is the last grant of the quota: what is left of the window.
+	grant quota.Grant
+	// pending is how many commands the stream held behind the last one
+	// fetched: with what the lane holds, the backlog.
+	pending uint64
+	// quotaWait is when a ready packet started waiting for the quota.
+	quotaWait time.Time
+	// cautious is until when calls go one at a time (after OUT_OF_LIMIT).
+	cautious time.Time
+}
+
+// callOutcome is what one call came back with.
+type callOutcome struct {
+	p       batcher.Packet[*entry]
+	batch   string
+	resp    *soap.Response
+	err     error
+	latency time.Duration
+}
+
+func newLane(w *Worker, op *catalog.Operation, set OpSettings) (*lane, error) {
+	b, err := batcher.New[*entry](batcher.Config{MaxRows: set.MaxRows, MaxWait: time.Duration(set.MaxWait)})
+	if err != nil {
+		return nil, err
+	}
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = w.cfg.BackoffInitial, w.cfg.BackoffMax, 0
+	bo.Reset()
+	l := &lane{
+		w:     w,
+		op:    op,
+		set:   set,
+		log:   w.log.With().Str("op", op.Name).Logger(),
+		in:    make(chan []*entry),
+		calls: make(chan callOutcome, set.Concurrency),
+		done:  make(chan []*entry, 16),
+		slots: make(chan struct{}, set.MaxPending),
+		wake:  make(chan struct{}, 1),
+		b:     b,
+		held:  map[uint64]*entry{},
+		bo:    bo,
+	}
+	l.recent.init(4 * set.MaxPending)
+	l.fin = &finisher{w: w, lane: op.Name, in: make(chan []*final, 16), done: l.done}
+	return l, nil
+}
+
+// run runs the lane until ctx ends, then shuts it down within the
+// worker's shutdown timeout.
+func (l *lane) run(ctx context.Context) {
+	fetchDone := make(chan struct{})
+	go func() {
+		defer close(fetchDone)
+		l.fetch(ctx)
+	}()
+	finDone := make(chan struct{})
+	go func() {
+		defer close(finDone)
+		l.fin.run()
+	}()
+
+	keepalive := time.NewTicker(max(l.w.cfg.AckWait/3, 10*time.Millisecond))
+	defer keepalive.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		l.dispatch(ctx)
+		l.arm(timer)
+		var toFinisher chan<- []*final
+		if len(l.finals) > 0 {
+			toFinisher = l.fin.in
+		}
+		select {
+		case es := <-l.in:
+			l.accept(es)
+		case out := <-l.calls:
+			l.inflight--
+			l.handle(ctx, out)
+		case es := <-l.done:
+			l.release(es)
+		case toFinisher <- l.finals:
+			l.finals = nil
+		case <-keepalive.C:
+			l.progress()
+		case <-timer.C:
+		case <-ctx.Done():
+			l.shutdown(fetchDone, keepalive)
+			close(l.fin.in)
+			for {
+				select {
+				case es := <-l.done:
+					l.release(es)
+				case <-finDone:
+					return
+				}
+			}
+		}
+	}
+}
+
+// accept takes new commands into the batcher. A second delivery of a
+// command the lane holds or has just finished (its ack wait ran out while
+// it was being fetched, say) is dropped: the first is acknowledged for
+// both, by stream sequence.
+func (l *lane) accept(es []*entry) {
+	for _, e := range es {
+		if _, dup := l.held[e.seq]; dup || l.recent.has(e.seq) {
+			<-l.slots
+			continue
+		}
+		l.held[e.seq] = e
+		l.b.Add(batcher.Item[*entry]{Key: e.key, Shape: e.shape, Arrived: e.arrived, Value: e})
+		l.pending = e.pending
+	}
+	l.depth.Store(int64(len(l.held)))
+	l.w.met.received.With(l.op.Name).Add(float64(len(es)))
+}
+
+// release forgets acknowledged commands: their keys let the next command
+// of the object go, their slots let the fetcher take more.
+func (l *lane) release(es []*entry) {
+	for _, e := range es {
+		if _, ok := l.held[e.seq]; ok {
+			delete(l.held, e.seq)
+			l.b.Done(e.key)
+		}
+		l.recent.add(e.seq)
+		<-l.slots
+	}
+	l.depth.Store(int64(len(l.held)))
+}
+
+// progress tells the server that every command held is being worked on,
+// so none is redelivered while it waits for its packet, its quota or its
+// call.
+func (l *lane) progress() {
+	for _, e := range l.held {
+		_ = e.msg.InProgress()
+	}
+}
+
+// arm sets the timer to the next moment the loop has something to do.
+func (l *lane) arm(timer *time.Timer) {
+	now := l.w.now()
+	d, ok := l.b.UntilNext(now)
+	if !ok {
+		d = time.Hour
+	}
+	if wait := l.notBefore.Sub(now); wait > d && l.b.Len() > 0 {
+		d = wait
+	}
+	if until := l.w.auth.until(); !until.IsZero() && l.b.Len() > 0 {
+		d = max(d, until.Sub(now))
+	}
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+	timer.Reset(max(d, time.Millisecond))
+}
+
+// dispatch starts calls while it may: a free call slot, no backoff, the
+// API not refusing the credentials, a packet ready, and the quota
+// granting a call.
+func (l *lane) dispatch(ctx context.Context) {
+	defer l.updatePause()
+	for {
+		now := l.w.now()
+		if l.inflight >= l.concurrency(now) {
+			return
+		}
+		if now.Before(l.notBefore) || !l.w.auth.allow(now) {
+			return
+		}
+		p, ok := l.b.Next(now, l.minRows(now))
+		if !ok {
+			return
+		}
+		g, err := l.w.limiter.Take(ctx, l.op.Name, now)
+		l.w.quotaState(err)
+		if err != nil {
+			l.b.Return(p)
+			l.notBefore = now.Add(time.Second)
+			l.log.Warn().Err(err).Msg("quota unavailable: no call made")
+			return
+		}
+		l.w.met.observeGrant(l.op.Name, g)
+		if !g.OK {
+			l.b.Return(p)
+			l.notBefore = g.RetryAt
+			if l.quotaWait.IsZero() {
+				l.quotaWait = now
+			}
+			return
+		}
+		l.grant = g
+		if !l.quotaWait.IsZero() {
+			l.w.met.quotaWait.With(l.op.Name).Add(now.Sub(l.quotaWait).Seconds())
+			l.quotaWait = time.Time{}
+		}
+		l.inflight++
+		oldest := now
+		for _, it := range p.Items {
+			it.Value.calls++
+			if it.Arrived.Before(oldest) {
+				oldest = it.Arrived
+			}
+		}
+		l.w.met.rows.With(l.op.Name).Observe(float64(len(p.Items)))
+		l.w.met.wait.With(l.op.Name).Observe(now.Sub(oldest).Seconds())
+		go l.call(p)
+	}
+}
+
+// concurrency is how many calls may be in flight now: the setting, or one
+// for the rest of a window that saw OUT_OF_LIMIT and the next: then
+// another client shares the account's limit, and a second call in flight
+// would only earn a second refusal.
+func (l *lane) concurrency(now time.Time) int {
+	if now.Before(l.cautious) {
+		return 1
+	}
+	return l.set.Concurrency
+}
+
+// minRows decides how full a packet must be to go before it is full.
+// While calls are plentiful a packet goes when its oldest command has
+// waited MaxWait (low latency). When the backlog is more than the calls
+// left in the window can carry at the fill a call would have now, a
+// partial packet would waste a scarce call: only full packets go, until
+// the window is about to end (unused calls are lost then).
+func (l *lane) minRows(now time.Time) int {
+	g := l.grant
+	if g.Reset.IsZero() || !now.Before(g.Reset) || l.set.MaxRows <= 1 {
+		return 0 // nothing known of this window yet
+	}
+	fill := l.b.Ready(now)
+	if fill == 0 || fill >= l.set.MaxRows {
+		return 0
+	}
+	backlog := uint64(l.b.Len()) + l.pending
+	return patience(backlog, g.Remaining(), fill, l.set.MaxRows, g.Reset.Sub(now), time.Duration(l.set.MaxWait))
+}
+
+// patience is minRows's rule, on plain numbers: the backlog, the calls
+// left, the fill of the packet that is due, the packet size, the time left
+// in the window and MaxWait. It returns maxRows to hold partial packets
+// back, 0 to send them.
+func patience(backlog uint64, remaining, fill, maxRows int, left, maxWait time.Duration) int {
+	if left <= 2*maxWait+time.Second {
+		return 0 // the window ends soon: use what is left
+	}
+	if backlog > uint64(remaining)*uint64(fill) {
+		return maxRows
+	}
+	return 0
+}
+
+// updatePause stops the fetcher while the operation cannot call (quota,
+// backoff or credentials) and it already holds a full packet: fetching more
+// would only fill memory and burn nothing useful.
+func (l *lane) updatePause() {
+	blocked := l.w.now().Before(l.notBefore) || !l.w.auth.ready()
+	pause := blocked && l.b.Len() >= l.set.MaxRows
+	if l.pause.Swap(pause) && !pause {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// call sends one packet and reports back. It runs on the background
+// context: a call in flight is finished even during shutdown (bounded by
+// CallTimeout), because abandoning it would leave its outcome unknown.
+func (l *lane) call(p batcher.Packet[*entry]) {
+	out := callOutcome{p: p, batch: l.op.Name + "-" + nuid.Next()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.set.CallTimeout))
+	defer cancel()
+	if !l.op.Repeatable {
+		if err := l.w.markSent(ctx, l.op.Name, out.batch, p.Items); err != nil {
+			out.err = &soap.TransportError{Op: l.op.Name, Err: err}
+			l.calls <- out
+			return
+		}
+	}
+	start := time.Now()
+	out.resp, out.err = l.w.api.Call(ctx, l.request(p))
+	out.latency = time.Since(start)
+	l.calls <- out
+}
+
+// request builds the API request of a packet: a ValueTable for batched
+// writes, plain children for the file and message operations, a Structure
+// for everything else.
+func (l *lane) request(p batcher.Packet[*entry]) *soap.Request {
+	first := p.Items[0].Value
+	switch l.op.Kind {
+	case catalog.Plain:
+		return &soap.Request{Op: l.op.Name, Children: first.props}
+	case catalog.BatchWrite:
+	default:
+		return &soap.Request{Op: l.op.Name, Params: soap.Struct(first.props...)}
+	}
+	t := &soap.Table{Columns: make([]soap.Column, len(first.props)), Rows: make([][]soap.Value, len(p.Items))}
+	for j, prop := range first.props {
+		kind := soap.KindNil
+		if param, ok := l.op.Param(prop.Name); ok {
+			kind = param.Type
+		} else {
+			// A field the catalogue does not know is typed by its first
+			// non-nil value; a cell of another kind carries its own type.
+			for _, it := range p.Items {
+				if k := it.Value.props[j].Value.Kind; k != soap.KindNil {
+					kind = k
+					break
+				}
+			}
+		}
+		t.Columns[j] = soap.Column{Name: prop.Name, Type: soap.TypeOf(kind)}
+	}
+	for i, it := range p.Items {
+		row := make([]soap.Value, len(it.Value.props))
+		for j, prop := range it.Value.props {
+			row[j] = prop.Value
+		}
+		t.Rows[i] = row
+	}
+	return &soap.Request{Op: l.op.Name, Params: soap.TableValue(t)}
+}
+
+// handle decides, for every command of a call, between a final result, a
+// retry, and waiting: the one place where API outcomes are mapped.
+func (l *lane) handle(ctx context.Context, out callOutcome) {
+	now := l.w.now()
+	items := out.p.Items
+	var requeue []batcher.Item[*entry]
+	var resultErr *soap.ResultError
+	var authErr *soap.AuthError
+	var faultErr *soap.FaultError
+	outcome := "success"
+	switch {
+	case out.err == nil:
+		l.bo.Reset()
+		l.w.auth.ok()
+		if l.op.Kind != catalog.BatchWrite {
+			l.finish(items[0], 0, 1, out, soap.CodeSuccess, singleData(out.resp), "")
+			break
+		}
+		rows, err := out.resp.Rows()
+		if err != nil {
+			// Answered, but not with a per-row table: what was applied is
+			// unknown.
+			out.err = err
+			outcome = l.failed(now, out, &requeue)
+			break
+		}
+		exhausted := false
+		for i, it := range items {
+			switch {
+			case i >= len(rows):
+				// Not processed: the service stopped (its limit). Sent again
+				// later, not counted as a failure.
+				requeue = append(requeue, it)
+			case rows[i].Code == soap.CodeOutOfLimit:
+				exhausted = true
+				requeue = append(requeue, it)
+			default:
+				reason := ""
+				if rows[i].Code != soap.CodeSuccess {
+					reason = rows[i].Data.Text
+				}
+				l.finish(it, i, len(items), out, rows[i].Code, rows[i].Data.Interface(), reason)
+			}
+		}
+		if len(requeue) > 0 {
+			outcome = "partial"
+			if exhausted || len(rows) < len(items) {
+				l.exhausted(ctx, now)
+			}
+		}
+	case errors.As(out.err, &resultErr):
+		l.bo.Reset()
+		l.w.auth.ok()
+		if errors.Is(out.err, soap.ErrOutOfLimit) {
+			outcome = "out_of_limit"
+			requeue = items
+			l.exhausted(ctx, now)
+			break
+		}
+		outcome = "api_error"
+		for i, it := range items {
+			l.finish(it, i, len(items), out, resultErr.Code, resultErr.Reason, resultErr.Reason)
+		}
+	case errors.As(out.err, &authErr):
+		outcome = "unauthorized"
+		requeue = items
+		l.w.auth.block(now, out.err)
+	case errors.As(out.err, &faultErr):
+		l.bo.Reset()
+		l.w.auth.ok()
+		outcome = "fault"
+		if len(items) > 1 {
+			// One row may break the whole packet: halve it until the row
+			// that does is alone; the others go through.
+			for _, it := range items {
+				it.Value.failures++
+			}
+			l.b.Split(out.p)
+			l.log.Warn().Err(out.err).Int("rows", len(items)).Str("batch", out.batch).Msg("packet failed with a SOAP fault; splitting it")
+			break
+		}
+		it := items[0]
+		it.Value.failures++
+		if it.Value.failures >= l.set.MaxAttempts {
+			l.finishDead(it, out, contract.CodeSOAPFault, faultErr.Error(), "SOAP fault on every attempt")
+			break
+		}
+		requeue = items
+		l.notBefore = now.Add(l.bo.NextBackOff())
+	default:
+		outcome = l.failed(now, out, &requeue)
+	}
+	l.w.met.calls.With(l.op.Name, outcome).Inc()
+	if out.latency > 0 {
+		l.w.met.latency.With(l.op.Name).Observe(out.latency.Seconds())
+	}
+	l.b.Requeue(requeue)
+	ev := l.log.Debug()
+	if outcome != "success" {
+		ev = l.log.Info()
+	}
+	ev.Str("batch", out.batch).Int("rows", len(items)).Int("retry", len(requeue)).Str("outcome", outcome).
+		Dur("latency", out.latency).AnErr("error", out.err).Msg("call")
+}
+
+// failed handles a call that failed without a usable answer: retried
+// with backoff when that is safe, else ended with UNKNOWN_OUTCOME.
+func (l *lane) failed(now time.Time, out callOutcome, requeue *[]batcher.Item[*entry]) string {
+	if soap.MayHaveBeenProcessed(out.err) && !l.op.Repeatable && !*l.set.RetryUnknownOutcome {
+		for _, it := range out.p.Items {
+			l.finishDead(it, out, contract.CodeUnknownOutcome,
+				"the call may have been processed: "+out.err.Error(), "outcome unknown, not repeated")
+		}
+		return "unknown_outcome"
+	}
+	for _, it := range out.p.Items {
+		it.Value.failures++
+		if it.Value.failures >= l.set.MaxAttempts {
+			l.finishDead(it, out, contract.CodeTransportError, out.err.Error(), "retries exhausted")
+			continue
+		}
+		*requeue = append(*requeue, it)
+	}
+	l.notBefore = now.Add(l.bo.NextBackOff())
+	l.log.Warn().Err(out.err).Time("retry_at", l.notBefore).Msg("call failed")
+	return "transport_error"
+}
+
+// exhausted records an OUT_OF_LIMIT answer: no call of the operation until
+// the quota says so.
+func (l *lane) exhausted(ctx context.Context, now time.Time) {
+	if g := l.grant; g.Reset.After(now) {
+		l.cautious = g.Reset.Add(g.Reset.Sub(g.Start)) // this window and the next
+	}
+	if err := l.w.limiter.Exhausted(ctx, l.op.Name, now); err != nil {
+		l.log.Warn().Err(err).Msg("recording OUT_OF_LIMIT failed")
+	}
+	l.log.Info().Msg("API answered OUT_OF_LIMIT; waiting for the next window")
+}
+
+// finish queues a command's final result.
+func (l *lane) finish(it batcher.Item[*entry], row, rows int, out callOutcome, code string, data any, reason string) {
+	e := it.Value
+	e.finishing = true
+	l.finals = append(l.finals, &final{e: e, result: contract.Result{
+		ID: e.cmd.ID, Op: e.op, Code: code, Data: data, Error: reason,
+		Batch: out.batch, Row: row + 1, Rows: rows, Attempts: e.calls, At: l.w.now().UTC(),
+	}})
+}
+
+// finishDead queues a final result that also goes to the dead-letter
+// stream.
+func (l *lane) finishDead(it batcher.Item[*entry], out callOutcome, code, msg, why string) {
+	l.finish(it, 0, 0, out, code, nil, msg)
+	fn := l.finals[len(l.finals)-1]
+	fn.dlq = why
+	fn.result.Row, fn.result.Rows = 0, 0
+}
+
+// singleData is the data of a one-object call: ResultData, with any
+// further children of the answer (a downloaded file's fileData) beside it.
+func singleData(resp *soap.Response) any {
+	if len(resp.Extra) == 0 {
+		return resp.Data.Interface()
+	}
+	m := map[string]any{"ResultData": resp.Data.Interface()}
+	for _, x := range resp.Extra {
+		m[x.Name] = x.Value.Text
+	}
+	return m
+}
+
+// shutdown stops the lane. The fetcher's last fetch runs out (commands it
+// brings are kept aside); calls in flight are finished and their results
+// recorded; then, with no pull request of this worker left on the server,
+// every command not finished is handed back (negatively acknowledged, so
+// another replica takes it at once), those queued first and those held
+// behind an object's previous command last, so an object's commands keep
+// their order.
+func (l *lane) shutdown(fetchDone <-chan struct{}, keepalive *time.Ticker) {
+	deadline := time.NewTimer(l.w.cfg.ShutdownTimeout)
+	defer deadline.Stop()
+	var late []*entry // fetched during shutdown, never queued
+	fetching := true
+	for fetching || l.inflight > 0 || len(l.finals) > 0 {
+		var toFinisher chan<- []*final
+		if len(l.finals) > 0 {
+			toFinisher = l.fin.in
+		}
+		select {
+		case es := <-l.in:
+			late = append(late, es...)
+		case <-fetchDone:
+			fetchDone, fetching = nil, false
+		case out := <-l.calls:
+			l.inflight--
+			l.handle(context.Background(), out)
+		case toFinisher <- l.finals:
+			l.finals = nil
+		case es := <-l.done:
+			l.release(es)
+		case <-keepalive.C:
+			l.progress()
+		case <-deadline.C:
+			l.log.Warn().Int("calls_in_flight", l.inflight).Msg("shutdown timeout: leaving calls unfinished; their commands are redelivered after the ack wait")
+			fetching, l.inflight, l.finals = false, 0, nil
+		}
+	}
+	for _, e := range late {
+		l.handBack(e)
+	}
+	for _, p := range l.b.Flush() {
+		for _, it := range p.Items {
+			l.handBack(it.Value)
+		}
+	}
+	// What is still held and not with the finisher waited behind a call
+	// that has now ended.
+	for _, e := range l.held {
+		if !e.finishing {
+			l.handBack(e)
+		}
+	}
+}
+
+// handBack gives a command back to the server for redelivery.
+func (l *lane) handBack(e *entry) {
+	delete(l.held, e.seq)
+	<-l.slots
+	l.depth.Store(int64(len(l.held)))
+	if err := e.msg.Nak(); err != nil {
+		l.log.Debug().Err(err).Msg("hand back failed; the command is redelivered after the ack wait")
+	}
+}
+
+// fetch pulls commands while the lane has room for them.
+func (l *lane) fetch(ctx context.Context) {
+	group := l.w.cfg.Names.PriorityGroup
+	for ctx.Err() == nil {
+		if l.pause.Load() {
+			select {
+			case <-l.wake:
+			case <-ctx.Done():
+				return
+			case <-time.After(l.w.cfg.FetchWait):
+			}
+			continue
+		}
+		// One slot per command fetched: block for the first, take the
+		// free ones after it.
+		select {
+		case l.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+		for n < 256 {
+			select {
+			case l.slots <- struct{}{}:
+				n++
+				continue
+			default:
+			}
+			break
+		}
+		// The fetch is not cut short at shutdown: its pull request lives on
+		// the server until it expires, and a command delivered to it after
+		// the worker stopped reading would wait for the ack wait. So the
+		// last fetch runs out, and what it brings is handed back.
+		fctx, cancel := context.WithTimeout(context.Background(), l.w.cfg.FetchWait)
+		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
+		if !l.w.cfg.Unordered {
+			opts = append(opts, jetstream.FetchPriorityGroup(group))
+		}
+		batch, err := l.cons.Fetch(n, opts...)
+		got := 0
+		if err == nil {
+			// Commands are handed on as they arrive, in chunks of what is
+			// there, not when the whole batch is in: a fetch may wait
+			// FetchWait for its last command.
+			msgs := batch.Messages()
+			for m := range msgs {
+				chunk := []jetstream.Msg{m}
+			drain:
+				for {
+					select {
+					case m, ok := <-msgs:
+						if !ok {
+							break drain
+						}
+						chunk = append(chunk, m)
+					default:
+						break drain
+					}
+				}
+				got += len(chunk)
+				l.prepare(ctx, chunk)
+			}
+			err = batch.Error()
+		}
+		cancel()
+		for range n - got {
+			<-l.slots
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) &&
+			!errors.Is(err, jetstream.ErrPinIDMismatch) && ctx.Err() == nil {
+			l.log.Debug().Err(err).Msg("fetch")
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second): // NATS unreachable: try again shortly
+			}
+		}
+	}
+}
+
+// prepare decodes fetched commands, answers the ones that are invalid or
+// already finished, and hands the rest to the loop in stream order.
+func (l *lane) prepare(ctx context.Context, msgs []jetstream.Msg) {
+	now := l.w.now()
+	entries := make([]*entry, len(msgs))
+	finals := make([]*final, len(msgs))
+	for i, m := range msgs {
+		entries[i], finals[i] = decode(m, l.op.Name, l.op, now)
+	}
+	// Look the valid ones up in the outcome bucket, a few at a time.
+	var g errgroup.Group
+	g.SetLimit(16)
+	var mu sync.Mutex // protects finals and drop
+	drop := make([]bool, len(msgs))
+	for i, e := range entries {
+		if finals[i] != nil {
+			continue
+		}
+		g.Go(func() error {
+			fn, err := l.w.lookup(context.Background(), e, *l.set.RetryUnknownOutcome, now)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				drop[i] = true
+				l.log.Warn().Err(err).Msg("outcome bucket unavailable; command handed back")
+				_ = e.msg.NakWithDelay(time.Second)
+			case fn != nil:
+				finals[i] = fn
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var valid []*entry
+	var answered []*final
+	for i, e := range entries {
+		switch {
+		case drop[i]:
+			<-l.slots
+		case finals[i] != nil:
+			finals[i].e.finishing = true
+			answered = append(answered, finals[i])
+		default:
+			valid = append(valid, e)
+		}
+	}
+	// Both hand-overs complete even during shutdown: the finisher runs
+	// until the lane closes it, and the lane takes (and hands back) what
+	// the fetcher brings until the fetcher is done.
+	if len(answered) > 0 {
+		l.fin.in <- answered
+	}
+	if len(valid) > 0 {
+		l.in <- valid
+	}
+}
+
+// recentSet remembers the last n sequences added, to recognise late
+// second deliveries of finished commands.
+type recentSet struct {
+	set  map[uint64]struct{}
+	ring []uint64
+	next int
+}
+
+func (r *recentSet) init(n int) {
+	r.set = make(map[uint64]struct{}, n)
+	r.ring = make([]uint64, n)
+}
+
+func (r *recentSet) has(seq uint64) bool {
+	_, ok := r.set[seq]
+	return ok
+}
+
+func (r *recentSet) add(seq uint64) {
+	if seq == 0 || r.has(seq) {
+		return
+	}
+	if old := r.ring[r.next]; old != 0 {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = seq
+	r.set[seq] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
+}

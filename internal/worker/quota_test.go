@@ -1,0 +1,93 @@
+package worker_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/onec-connect/connect-bridge/internal/emulator"
+	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/worker"
+)
+
+// window is the test's "hour".
+const window = 2 * time.Second
+
+func quotaOptions(sandboxLimit, workerLimit int) options {
+	return options{
+		emu: emulator.Config{Window: window, Limits: map[string]int{"ClientUserEdit": sandboxLimit, "*": 1000}},
+		limits: quota.Limits{Catalogue: catalogLimits, Reserve: -1,
+			Override: map[string]int{"ClientUserEdit": workerLimit, "*": 1000}},
+		shared: &quota.Windows{Length: window, Guard: 150 * time.Millisecond, Location: quota.MoscowTime()},
+		worker: func(c *worker.Config) {
+			// All three replicas pull every operation at once: the shared
+			// ledger alone keeps them within the limit.
+			c.Unordered = true
+			c.Defaults.MaxWait = worker.Duration(20 * time.Millisecond)
+		},
+	}
+}
+
+func TestThreeWorkersShareOneQuota(t *testing.T) {
+	o := quotaOptions(5, 5)
+	b := setup(t, o)
+	b.startWorker(t, o)
+	b.startWorker(t, o)
+	users := b.emu.SeedClientUsers(2000)
+	inbox := nats.NewInbox()
+	col := collect(t, b.nc, inbox)
+	start := time.Now()
+	for i, u := range users {
+		publish(t, b.js, "ClientUserEdit", fmt.Sprint("edit", i), inbox, userFields(u, i))
+	}
+	// While edits wait for their windows, another operation flows.
+	addInbox := nats.NewInbox()
+	adds := collect(t, b.nc, addInbox)
+	for i := range 50 {
+		publish(t, b.js, "ClientUserAdd", fmt.Sprint("add", i), addInbox, addFields(i))
+	}
+	adds.wait(t, 50, 30*time.Second)
+	col.mu.Lock()
+	editsDone := len(col.byID)
+	col.mu.Unlock()
+	require.Less(t, editsDone, len(users), "the adds finished while edits were still waiting for the quota")
+
+	got := col.wait(t, len(users), 2*time.Minute)
+	elapsed := time.Since(start)
+	for id, rs := range got {
+		require.Equal(t, "SUCCESS", rs[0].Code, id)
+	}
+	st := b.emu.Stats()
+	require.LessOrEqual(t, st.MaxCallsInWindow["ClientUserEdit"], 5, "never more than the limit in a window")
+	require.Zero(t, st.OutOfLimit["ClientUserEdit"], "the worker never ran into the API's limit")
+	require.Equal(t, len(users), st.Rows["ClientUserEdit"])
+	t.Logf("2000 edits in %d calls over %s (%d windows)", st.Calls["ClientUserEdit"], elapsed.Round(time.Millisecond), int(elapsed/window)+1)
+}
+
+func TestAnotherClientSpendsPartOfTheQuota(t *testing.T) {
+	// The sandbox allows 3 calls a window, the worker believes 5: another
+	// client of the account uses the rest.
+	o := quotaOptions(3, 5)
+	b := setup(t, o)
+	users := b.emu.SeedClientUsers(1500)
+	inbox := nats.NewInbox()
+	col := collect(t, b.nc, inbox)
+	start := time.Now()
+	for i, u := range users {
+		publish(t, b.js, "ClientUserEdit", fmt.Sprint("edit", i), inbox, userFields(u, i))
+	}
+	got := col.wait(t, len(users), 2*time.Minute)
+	elapsed := time.Since(start)
+	for id, rs := range got {
+		require.Equal(t, "SUCCESS", rs[0].Code, id)
+	}
+	st := b.emu.Stats()
+	windows := int(elapsed/window) + 2
+	require.LessOrEqual(t, st.OutOfLimit["ClientUserEdit"], windows, "at most one OUT_OF_LIMIT per window")
+	require.Positive(t, st.OutOfLimit["ClientUserEdit"])
+	require.LessOrEqual(t, st.MaxCallsInWindow["ClientUserEdit"], 3)
+	t.Logf("%d calls, %d OUT_OF_LIMIT over %d windows", st.Calls["ClientUserEdit"], st.OutOfLimit["ClientUserEdit"], windows)
+}

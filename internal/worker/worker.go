@@ -1,0 +1,325 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/onec-connect/connect-bridge/internal/batcher"
+	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/contract"
+)
+
+// Worker moves commands from JetStream to the API and results back. Create
+// it with New and start it with Run.
+type Worker struct {
+	cfg       Config
+	log       zerolog.Logger
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	kv        jetstream.KeyValue // set by setup
+	cmdStream jetstream.Stream   // set by setup
+	api       Caller
+	limiter   Limiter
+	now       func() time.Time
+	lanes     map[string]*lane
+	auth      authGate
+	met       *workerMetrics
+
+	setupDone atomic.Bool
+	stopping  atomic.Bool
+	quotaErr  atomic.Pointer[error] // the limiter's last error, nil when it answers
+}
+
+// New checks cfg and prepares a worker; nothing is contacted until Run.
+func New(cfg Config) (*Worker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(cfg.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	w := &Worker{
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("component", "worker").Logger(),
+		nc:      cfg.Conn,
+		js:      js,
+		api:     cfg.API,
+		limiter: cfg.Limiter,
+		now:     cfg.Now,
+		lanes:   map[string]*lane{},
+	}
+	w.auth.retry = cfg.AuthRetry
+	w.met = newWorkerMetrics(cfg.Metrics, w)
+	for _, name := range cfg.Operations {
+		op, _ := catalog.Lookup(name)
+		set, err := cfg.settings(op)
+		if err != nil {
+			return nil, err
+		}
+		l, err := newLane(w, op, set)
+		if err != nil {
+			return nil, fmt.Errorf("worker: %s: %w", name, err)
+		}
+		w.lanes[name] = l
+	}
+	return w, nil
+}
+
+// Run sets up the streams and consumers, serves every operation until ctx
+// ends, then shuts down gracefully within Config.ShutdownTimeout: no more
+// fetching, queued commands handed back, calls in flight finished and
+// their results recorded, acknowledgements confirmed. It returns nil after
+// a clean shutdown.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.setupWithRetry(ctx); err != nil {
+		return err
+	}
+	w.setupDone.Store(true)
+	w.log.Info().Int("operations", len(w.lanes)).Msg("worker started")
+
+	var wg sync.WaitGroup
+	for _, l := range w.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.run(ctx)
+		}()
+	}
+	sw := &sweeper{w: w}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sw.run(ctx)
+	}()
+
+	<-ctx.Done()
+	w.stopping.Store(true)
+	w.log.Info().Msg("shutting down")
+	wg.Wait()
+	// Let other replicas take over at once instead of after PinnedTTL.
+	uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, l := range w.lanes {
+		if l.cons != nil {
+			_ = w.cmdStream.UnpinConsumer(uctx, l.cons.CachedInfo().Name, w.cfg.Names.PriorityGroup)
+		}
+	}
+	if err := w.nc.FlushWithContext(uctx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		w.log.Warn().Err(err).Msg("flush at shutdown")
+	}
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+// setupWithRetry runs setup until it succeeds: at start NATS may not be
+// reachable yet (a JetStream cluster electing leaders, say).
+func (w *Worker) setupWithRetry(ctx context.Context) error {
+	delay := 250 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := w.setup(sctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("worker: setup: %w", err)
+		}
+		w.log.Warn().Err(err).Dur("retry_in", delay).Msg("setting up streams and consumers failed")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("worker: setup: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+// Ready returns nil when the worker can do its work: streams set up, NATS
+// connected, the API accepting the credentials, the quota answering.
+func (w *Worker) Ready() error {
+	switch {
+	case w.stopping.Load():
+		return errors.New("shutting down")
+	case !w.setupDone.Load():
+		return errors.New("streams and consumers not set up yet")
+	case w.nc.Status() != nats.CONNECTED:
+		return fmt.Errorf("NATS connection is %s", w.nc.Status())
+	}
+	if err := w.auth.err(); err != nil {
+		return fmt.Errorf("the API refuses the credentials: %w", err)
+	}
+	if p := w.quotaErr.Load(); p != nil {
+		return fmt.Errorf("quota unavailable: %w", *p)
+	}
+	return nil
+}
+
+// quotaState records whether the limiter answered.
+func (w *Worker) quotaState(err error) {
+	if err == nil {
+		if w.quotaErr.Load() != nil {
+			w.quotaErr.Store(nil)
+			w.log.Info().Msg("quota available again")
+		}
+		return
+	}
+	if w.quotaErr.Swap(&err) == nil {
+		w.log.Error().Err(err).Msg("quota unavailable: no calls are made until it answers")
+	}
+}
+
+// Handler serves /healthz (the process is alive), /readyz (Ready) and
+// /metrics (Prometheus text).
+func (w *Worker) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		_, _ = rw.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
+		if err := w.Ready(); err != nil {
+			http.Error(rw, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = rw.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", w.cfg.Metrics.Handler())
+	return mux
+}
+
+// kvSubject is the subject a key of the outcome bucket is written on.
+func (w *Worker) kvSubject(key string) string {
+	return "$KV." + w.cfg.Names.OutcomeBucket + "." + key
+}
+
+// lookup answers a command from its recorded outcome, if it has one: a
+// final result is published again; a command that was sent by a worker
+// that died before the answer ends with UNKNOWN_OUTCOME unless the
+// operation may be retried.
+func (w *Worker) lookup(ctx context.Context, e *entry, retryUnknown bool, now time.Time) (*final, error) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	kve, err := w.kv.Get(lctx, contract.OutcomeKey(e.op, e.cmd.ID))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	e.outcomeRev = kve.Revision()
+	o, err := contract.DecodeOutcome(kve.Value())
+	if err != nil {
+		return nil, err
+	}
+	if o.State == contract.StateFinal {
+		return &final{e: e, result: *o.Result, replay: true}, nil
+	}
+	if retryUnknown {
+		return nil, nil
+	}
+	fn := e.fail(contract.CodeUnknownOutcome,
+		"a worker sent this command in call "+o.Batch+" and stopped before the answer; it may have been processed", now,
+		"outcome unknown after a worker stopped")
+	fn.result.Batch = o.Batch
+	return fn, nil
+}
+
+// markSent records, before a call that is not safe to repeat, that its
+// commands are being sent.
+func (w *Worker) markSent(ctx context.Context, op, batch string, items []batcher.Item[*entry]) error {
+	rec, err := contract.EncodeOutcome(contract.Outcome{State: contract.StateSent, Batch: batch})
+	if err != nil {
+		return err
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(items))
+	for _, it := range items {
+		fut, err := w.js.PublishAsync(w.kvSubject(contract.OutcomeKey(op, it.Value.cmd.ID)), rec)
+		if err != nil {
+			return fmt.Errorf("record the call before sending it: %w", err)
+		}
+		futures = append(futures, fut)
+	}
+	for i, fut := range futures {
+		select {
+		case ack := <-fut.Ok():
+			// The final outcome is later written over this record only.
+			items[i].Value.outcomeRev = ack.Sequence
+		case err := <-fut.Err():
+			return fmt.Errorf("record the call before sending it: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("record the call before sending it: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// authGate stops every lane from calling the API after it refused the
+// credentials, and lets one call through every AuthRetry to see whether
+// they work again.
+type authGate struct {
+	retry time.Duration
+
+	mu      sync.Mutex // protects failing, next, last
+	failing bool
+	next    time.Time // when the next probe may go
+	last    error
+}
+
+func (a *authGate) block(now time.Time, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failing, a.next, a.last = true, now.Add(a.retry), err
+}
+
+// allow reports whether a call may go now; while failing, one call per
+// AuthRetry goes as a probe.
+func (a *authGate) allow(now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.failing {
+		return true
+	}
+	if now.Before(a.next) {
+		return false
+	}
+	a.next = now.Add(a.retry)
+	return true
+}
+
+func (a *authGate) ok() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failing, a.last = false, nil
+}
+
+func (a *authGate) ready() bool { return a.err() == nil }
+
+func (a *authGate) err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.failing {
+		return a.last
+	}
+	return nil
+}
+
+// until returns when the next probe may go, zero when not failing.
+func (a *authGate) until() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.failing {
+		return time.Time{}
+	}
+	return a.next
+}
