@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // --quota-tz works on images without a time zone database
 
 	"github.com/onec-connect/connect-bridge/internal/daemon"
 )

@@ -225,7 +225,7 @@ func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Confi
 	}
 	delay := 250 * time.Millisecond
 	for {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		q, err := quota.NewShared(sctx, quota.SharedConfig{Config: qcfg, JetStream: js, Replicas: cfg.Worker.Replicas})
 		cancel()
 		if err == nil {

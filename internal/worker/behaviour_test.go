@@ -197,6 +197,12 @@ func TestCommandsForOneObjectKeepTheirOrder(t *testing.T) {
 	require.Len(t, applied, n*len(users))
 	for j, u := range users {
 		obj, _ := b.emu.Get("ClientUser", u)
+		if obj.Fields["Name"].Text != fmt.Sprintf("v%d", n-1) {
+			for i := range n {
+				r := got[fmt.Sprintf("u%d-v%d", j, i)][0]
+				t.Logf("u%d-v%d: %s row %d/%d at %s attempts %d", j, i, r.Batch, r.Row, r.Rows, r.At.Format("15:04:05.000000"), r.Attempts)
+			}
+		}
 		require.Equal(t, fmt.Sprintf("v%d", n-1), obj.Fields["Name"].Text, "user %d ends with the last edit", j)
 		require.Equal(t, n, obj.Edits)
 	}

@@ -66,7 +66,9 @@ func (f *finisher) run() {
 
 // finish does the whole sequence for one batch.
 func (f *finisher) finish(batch []*final) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Short: a stream whose leader just died never acknowledges; the batch
+	// is then written again (idempotently) once a new leader is elected.
+	ctx, cancel := context.WithTimeout(context.Background(), natsTimeout)
 	defer cancel()
 	n := f.w.cfg.Names
 	// 1. Outcomes first. Each is written only over the record this
@@ -127,6 +129,8 @@ func (f *finisher) finish(batch []*final) error {
 		}
 		futures = append(futures, fut)
 		if fn.dlq != "" && !fn.replay {
+			// The dead letter carries an id of its own, so that writing a
+			// batch again after a lost acknowledgement stores it once.
 			fut, err := f.w.js.PublishMsgAsync(f.deadLetter(fn))
 			if err != nil {
 				return fmt.Errorf("publish dead letter: %w", err)
@@ -244,12 +248,13 @@ func (f *finisher) deadLetter(fn *final) *nats.Msg {
 	m.Data = fn.e.msg.Data()
 	for k, vs := range fn.e.msg.Headers() {
 		if k == contract.HeaderMsgID {
-			continue // the dead-letter stream must keep every copy
+			continue // replaced below by the dead letter's own id
 		}
 		for _, v := range vs {
 			m.Header.Add(k, v)
 		}
 	}
+	m.Header.Set(contract.HeaderMsgID, "dlq."+contract.OutcomeKey(fn.e.op, fn.result.ID)+"."+fn.result.Batch+"."+strconv.FormatUint(fn.e.seq, 10))
 	m.Header.Set(contract.HeaderDLQReason, fn.dlq+": "+fn.result.Error)
 	m.Header.Set(contract.HeaderDLQCode, fn.result.Code)
 	m.Header.Set(contract.HeaderDLQSubject, fn.e.msg.Subject())

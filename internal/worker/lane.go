@@ -647,12 +647,14 @@ func (l *lane) fetch(ctx context.Context) {
 			}
 			break
 		}
-		// The fetch is not cut short at shutdown: its pull request lives on
-		// the server until it expires, and a command delivered to it after
-		// the worker stopped reading would wait for the ack wait. So the
-		// last fetch runs out, and what it brings is handed back.
-		fctx, cancel := context.WithTimeout(context.Background(), l.w.cfg.FetchWait)
-		opts := []jetstream.FetchOpt{jetstream.FetchContext(fctx)}
+		// FetchMaxWait, not a context: the client then listens a second
+		// longer than the server's pull request lives, so a command the
+		// server sends just before the request expires is not dropped on
+		// arrival (it would come back only after the ack wait, behind newer
+		// commands for its object). For the same reason the fetch is not
+		// cut short at shutdown: it runs out, and what it brings is handed
+		// back.
+		opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(l.w.cfg.FetchWait)}
 		if !l.w.cfg.Unordered {
 			opts = append(opts, jetstream.FetchPriorityGroup(group))
 		}
@@ -682,7 +684,6 @@ func (l *lane) fetch(ctx context.Context) {
 			}
 			err = batch.Error()
 		}
-		cancel()
 		for range n - got {
 			<-l.slots
 		}
@@ -697,6 +698,26 @@ func (l *lane) fetch(ctx context.Context) {
 	}
 }
 
+// lookupRetry looks a command's outcome up until the bucket answers or
+// the worker stops.
+func (l *lane) lookupRetry(ctx context.Context, e *entry, now time.Time) (*final, error) {
+	delay := 100 * time.Millisecond
+	for {
+		fn, err := l.w.lookup(context.Background(), e, *l.set.RetryUnknownOutcome, now)
+		if err == nil {
+			return fn, nil
+		}
+		l.w.outcomeState(err)
+		l.log.Warn().Err(err).Dur("retry_in", delay).Msg("outcome bucket unavailable; looking the command up again")
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
 // prepare decodes fetched commands, answers the ones that are invalid or
 // already finished, and hands the rest to the loop in stream order.
 func (l *lane) prepare(ctx context.Context, msgs []jetstream.Msg) {
@@ -706,37 +727,42 @@ func (l *lane) prepare(ctx context.Context, msgs []jetstream.Msg) {
 	for i, m := range msgs {
 		entries[i], finals[i] = decode(m, l.op.Name, l.op, now)
 	}
-	// Look the valid ones up in the outcome bucket, a few at a time.
+	// Look the valid ones up in the outcome bucket, a few at a time. A
+	// lookup that fails is tried again (the fetcher waits, so no later
+	// command overtakes this one): handing the command back instead would
+	// reorder it behind newer commands for the same object.
 	var g errgroup.Group
 	g.SetLimit(16)
-	var mu sync.Mutex // protects finals and drop
-	drop := make([]bool, len(msgs))
+	var mu sync.Mutex // protects finals
 	for i, e := range entries {
 		if finals[i] != nil {
 			continue
 		}
 		g.Go(func() error {
-			fn, err := l.w.lookup(context.Background(), e, *l.set.RetryUnknownOutcome, now)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				drop[i] = true
-				l.log.Warn().Err(err).Msg("outcome bucket unavailable; command handed back")
-				_ = e.msg.NakWithDelay(time.Second)
-			case fn != nil:
+			fn, err := l.lookupRetry(ctx, e, now)
+			if err != nil {
+				return err
+			}
+			if fn != nil {
+				mu.Lock()
 				finals[i] = fn
+				mu.Unlock()
 			}
 			return nil
 		})
 	}
-	_ = g.Wait()
+	if err := g.Wait(); err != nil {
+		// Shutting down with the bucket unreachable: give everything back.
+		for _, e := range entries {
+			_ = e.msg.Nak()
+			<-l.slots
+		}
+		return
+	}
 	var valid []*entry
 	var answered []*final
 	for i, e := range entries {
 		switch {
-		case drop[i]:
-			<-l.slots
 		case finals[i] != nil:
 			finals[i].e.finishing = true
 			answered = append(answered, finals[i])

@@ -18,6 +18,12 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/contract"
 )
 
+// natsTimeout bounds one request to JetStream (a write's acknowledgement,
+// a read of the outcome bucket). A request to a stream whose leader has
+// just gone is not answered; it is made again once a leader is elected,
+// which on a healthy cluster takes a few seconds.
+const natsTimeout = 5 * time.Second
+
 // Worker moves commands from JetStream to the API and results back. Create
 // it with New and start it with Run.
 type Worker struct {
@@ -37,6 +43,7 @@ type Worker struct {
 	setupDone atomic.Bool
 	stopping  atomic.Bool
 	quotaErr  atomic.Pointer[error] // the limiter's last error, nil when it answers
+	bucketErr atomic.Pointer[error] // the outcome bucket's last error, nil when it answers
 }
 
 // New checks cfg and prepares a worker; nothing is contacted until Run.
@@ -45,7 +52,7 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(cfg.Conn)
+	js, err := jetstream.New(cfg.Conn, jetstream.WithPublishAsyncTimeout(natsTimeout), jetstream.WithDefaultTimeout(natsTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -127,7 +134,7 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) setupWithRetry(ctx context.Context) error {
 	delay := 250 * time.Millisecond
 	for {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 2*natsTimeout)
 		err := w.setup(sctx)
 		cancel()
 		if err == nil {
@@ -142,7 +149,7 @@ func (w *Worker) setupWithRetry(ctx context.Context) error {
 			return fmt.Errorf("worker: setup: %w", err)
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 10*time.Second)
+		delay = min(2*delay, 5*time.Second)
 	}
 }
 
@@ -163,7 +170,19 @@ func (w *Worker) Ready() error {
 	if p := w.quotaErr.Load(); p != nil {
 		return fmt.Errorf("quota unavailable: %w", *p)
 	}
+	if p := w.bucketErr.Load(); p != nil {
+		return fmt.Errorf("outcome bucket unavailable: %w", *p)
+	}
 	return nil
+}
+
+// outcomeState records whether the outcome bucket answered.
+func (w *Worker) outcomeState(err error) {
+	if err == nil {
+		w.bucketErr.Store(nil)
+		return
+	}
+	w.bucketErr.Store(&err)
 }
 
 // quotaState records whether the limiter answered.
@@ -208,19 +227,24 @@ func (w *Worker) kvSubject(key string) string {
 // that died before the answer ends with UNKNOWN_OUTCOME unless the
 // operation may be retried.
 func (w *Worker) lookup(ctx context.Context, e *entry, retryUnknown bool, now time.Time) (*final, error) {
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	lctx, cancel := context.WithTimeout(ctx, natsTimeout)
 	defer cancel()
 	kve, err := w.kv.Get(lctx, contract.OutcomeKey(e.op, e.cmd.ID))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
+		w.outcomeState(nil)
 		return nil, nil
 	case err != nil:
 		return nil, err
 	}
+	w.outcomeState(nil)
 	e.outcomeRev = kve.Revision()
 	o, err := contract.DecodeOutcome(kve.Value())
 	if err != nil {
-		return nil, err
+		// Not a record this worker wrote: it cannot say anything about the
+		// command, which goes on as new.
+		w.log.Warn().Err(err).Str("op", e.op).Str("id", e.cmd.ID).Msg("unreadable outcome record ignored")
+		return nil, nil
 	}
 	if o.State == contract.StateFinal {
 		return &final{e: e, result: *o.Result, replay: true}, nil
@@ -238,6 +262,8 @@ func (w *Worker) lookup(ctx context.Context, e *entry, retryUnknown bool, now ti
 // markSent records, before a call that is not safe to repeat, that its
 // commands are being sent.
 func (w *Worker) markSent(ctx context.Context, op, batch string, items []batcher.Item[*entry]) error {
+	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
+	defer cancel()
 	rec, err := contract.EncodeOutcome(contract.Outcome{State: contract.StateSent, Batch: batch})
 	if err != nil {
 		return err

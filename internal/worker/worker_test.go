@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
@@ -76,6 +77,7 @@ func (b *bundle) startWorker(t *testing.T, o options) {
 	}
 	require.NoError(t, err)
 	cfg := worker.Config{
+		Logger:        zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Conn:          wnc,
 		API:           client,
 		Limiter:       lim,
