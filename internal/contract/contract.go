@@ -73,6 +73,10 @@ const (
 	// CodeSOAPFault: the service raised an exception on this command alone,
 	// every time it was sent.
 	CodeSOAPFault = "SOAP_FAULT"
+	// CodeResultTooLarge: the API answered, but its data is larger than a
+	// NATS message may be; Error says how large. Narrow the read (e.g. with
+	// ChangedFrom or a filter) and send it again.
+	CodeResultTooLarge = "RESULT_TOO_LARGE"
 )
 
 // MaxIDLength bounds a command id, in bytes.

@@ -82,12 +82,7 @@ func (q *Local) Take(_ context.Context, op string, now time.Time) (Grant, error)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	led := q.ops[op]
-	if led == nil {
-		led = &ledger{}
-		q.ops[op] = led
-	}
-	led.roll(start)
+	led := q.ledger(op, start)
 	q.account.roll(start)
 	g := Grant{Limit: limit, Used: led.used, Start: start, Reset: end}
 	if open, at := q.w.Open(now); !open {
@@ -110,12 +105,18 @@ func (q *Local) Exhausted(_ context.Context, op string, now time.Time) error {
 	start := q.w.Start(now)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.ledger(op, start).exhausted = true
+	return nil
+}
+
+// ledger returns op's ledger of the window starting at start. Callers
+// hold q.mu.
+func (q *Local) ledger(op string, start time.Time) *ledger {
 	led := q.ops[op]
 	if led == nil {
 		led = &ledger{}
 		q.ops[op] = led
 	}
 	led.roll(start)
-	led.exhausted = true
-	return nil
+	return led
 }

@@ -427,7 +427,14 @@ func EncodeFault(w io.Writer, v Version, code, reason string) error {
 
 // escapeText writes s as XML character data. Characters XML 1.0 cannot carry
 // are replaced by U+FFFD, so that a hostile field never breaks the envelope.
-func escapeText(b *bytes.Buffer, s string) {
+func escapeText(b *bytes.Buffer, s string) { escape(b, s, false) }
+
+// escapeAttr writes s as a double-quoted attribute value.
+func escapeAttr(b *bytes.Buffer, s string) { escape(b, s, true) }
+
+// escape writes s escaped for text or, with attr, for an attribute value,
+// where quotes and whitespace other than spaces must be escaped too.
+func escape(b *bytes.Buffer, s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -435,44 +442,17 @@ func escapeText(b *bytes.Buffer, s string) {
 		switch {
 		case r == '<':
 			esc = "&lt;"
-		case r == '>':
+		case r == '>' && !attr:
 			esc = "&gt;"
 		case r == '&':
 			esc = "&amp;"
 		case r == '\r':
 			esc = "&#xD;"
-		case r == utf8.RuneError && size == 1, !isXMLChar(r):
-			esc = "\uFFFD"
-		default:
-			i += size
-			continue
-		}
-		b.WriteString(s[last:i])
-		b.WriteString(esc)
-		i += size
-		last = i
-	}
-	b.WriteString(s[last:])
-}
-
-// escapeAttr writes s as a double-quoted attribute value.
-func escapeAttr(b *bytes.Buffer, s string) {
-	last := 0
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		var esc string
-		switch {
-		case r == '<':
-			esc = "&lt;"
-		case r == '&':
-			esc = "&amp;"
-		case r == '"':
+		case attr && r == '"':
 			esc = "&quot;"
-		case r == '\n':
+		case attr && r == '\n':
 			esc = "&#xA;"
-		case r == '\r':
-			esc = "&#xD;"
-		case r == '\t':
+		case attr && r == '\t':
 			esc = "&#x9;"
 		case r == utf8.RuneError && size == 1, !isXMLChar(r):
 			esc = "\uFFFD"

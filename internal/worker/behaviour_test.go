@@ -14,6 +14,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
+	"github.com/onec-connect/connect-bridge/internal/soap"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
 
@@ -297,4 +298,25 @@ func TestCommandSentByADeadWorkerEndsUnknown(t *testing.T) {
 	require.Equal(t, "ClientUserAdd-dead", r.Batch)
 	require.Zero(t, b.emu.Stats().Calls["ClientUserAdd"], "not sent again")
 	require.Len(t, streamMessages(t, b.js, contract.DLQStream), 1)
+}
+
+func TestResultTooLargeForOneMessage(t *testing.T) {
+	b := setup(t, options{})
+	// A read whose answer is larger than the connection's max payload.
+	users := b.emu.SeedClientUsers(1)
+	// 9 MB of UTF-8, over the embedded server's 8 MB max payload.
+	big := strings.Repeat("Я", 4_500_000)
+	obj, _ := b.emu.Get("ClientUser", users[0])
+	fields := obj.Fields
+	fields["Post"] = soap.String(big)
+	_, err := b.emu.Put("ClientUser", users[0], fields)
+	require.NoError(t, err)
+	require.Less(t, b.nc.MaxPayload(), int64(len(big)))
+	inbox := nats.NewInbox()
+	col := collect(t, b.nc, inbox)
+	publish(t, b.js, "ClientUserRead", "read-all", inbox, map[string]any{})
+	r := col.wait(t, 1, 30*time.Second)["read-all"][0]
+	require.Equal(t, contract.CodeResultTooLarge, r.Code)
+	require.Contains(t, r.Error, "narrow the read")
+	require.Nil(t, r.Data)
 }

@@ -71,6 +71,9 @@ func (f *finisher) finish(batch []*final) error {
 	ctx, cancel := context.WithTimeout(context.Background(), natsTimeout)
 	defer cancel()
 	n := f.w.cfg.Names
+	for _, fn := range batch {
+		f.fit(fn)
+	}
 	// 1. Outcomes first. Each is written only over the record this
 	// worker last saw for the command (none, or its own "sent" record):
 	// if another replica recorded a final result first (a command
@@ -174,6 +177,27 @@ func (f *finisher) finish(batch []*final) error {
 		f.w.met.results.With(fn.e.op, fn.result.Code).Inc()
 	}
 	return nil
+}
+
+// fit replaces a result too large for one NATS message (a big read) by a
+// RESULT_TOO_LARGE result: a result that cannot be stored would be retried
+// for ever, and the command never answered.
+func (f *finisher) fit(fn *final) {
+	payload, err := contract.EncodeResult(fn.e.format, fn.result)
+	limit := f.w.nc.MaxPayload() - 16<<10 // headers and the outcome record's own fields
+	if err == nil && int64(len(payload)) <= limit {
+		return
+	}
+	r := fn.result
+	apiCode := r.Code
+	r.Code, r.Data = contract.CodeResultTooLarge, nil
+	if err != nil {
+		r.Error = "result data cannot be encoded: " + err.Error()
+	} else {
+		r.Error = fmt.Sprintf("the API answered %s with %d bytes of data, more than a NATS message may carry (%d); narrow the read and send it again",
+			apiCode, len(payload), limit)
+	}
+	fn.result = r
 }
 
 // outcomeMsg is the write of fn's final outcome, conditional on the
