@@ -292,13 +292,14 @@ func appendTable(b *bytes.Buffer, indent, pfx string, t *Table) error {
 		}
 		closeTag(b, indent, pfx, "column")
 	}
+	tags := cellTags{open: in2 + "<" + pfx + "Value>", close: "</" + pfx + "Value>\n"}
 	for ri, row := range t.Rows {
 		if len(row) != len(t.Columns) {
 			return fmt.Errorf("row %d has %d cells for %d columns", ri, len(row), len(t.Columns))
 		}
 		openTag(b, indent, pfx, "row")
 		for ci, cell := range row {
-			if err := appendCell(b, in2, pfx, declared[ci], cell); err != nil {
+			if err := appendCell(b, in2, pfx, declared[ci], cell, tags); err != nil {
 				return fmt.Errorf("row %d column %s: %w", ri, t.Columns[ci].Name, err)
 			}
 		}
@@ -307,7 +308,10 @@ func appendTable(b *bytes.Buffer, indent, pfx string, t *Table) error {
 	return nil
 }
 
-func appendCell(b *bytes.Buffer, indent, pfx, declared string, v Value) error {
+// cellTags are a table's cell tags, built once per table.
+type cellTags struct{ open, close string }
+
+func appendCell(b *bytes.Buffer, indent, pfx, declared string, v Value, tags cellTags) error {
 	switch v.Kind {
 	case KindNil, KindStructure, KindTable:
 		return appendTypedValue(b, indent, pfx, v)
@@ -322,10 +326,9 @@ func appendCell(b *bytes.Buffer, indent, pfx, declared string, v Value) error {
 	if name != declared {
 		return appendTypedValue(b, indent, pfx, v)
 	}
-	b.WriteString(indent)
-	b.WriteString("<" + pfx + "Value>")
+	b.WriteString(tags.open)
 	escapeText(b, text)
-	b.WriteString("</" + pfx + "Value>\n")
+	b.WriteString(tags.close)
 	return nil
 }
 
@@ -437,6 +440,10 @@ func escapeAttr(b *bytes.Buffer, s string) { escape(b, s, true) }
 func escape(b *bytes.Buffer, s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); {
+		if c := s[i]; c >= 0x20 && c < utf8.RuneSelf && c != '<' && c != '>' && c != '&' && c != '"' {
+			i++ // the common case: printable ASCII that needs nothing
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		var esc string
 		switch {

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/onec-connect/connect-bridge/internal/batcher"
 	"github.com/onec-connect/connect-bridge/internal/catalog"
@@ -698,17 +696,17 @@ func (l *lane) fetch(ctx context.Context) {
 	}
 }
 
-// lookupRetry looks a command's outcome up until the bucket answers or
-// the worker stops.
-func (l *lane) lookupRetry(ctx context.Context, e *entry, now time.Time) (*final, error) {
+// lookupRetry looks commands up until the bucket answers or the worker
+// stops.
+func (l *lane) lookupRetry(ctx context.Context, es []*entry) ([]*record, error) {
 	delay := 100 * time.Millisecond
 	for {
-		fn, err := l.w.lookup(context.Background(), e, *l.set.RetryUnknownOutcome, now)
-		if err == nil {
-			return fn, nil
-		}
+		recs, err := l.w.lookupMany(context.Background(), es)
 		l.w.outcomeState(err)
-		l.log.Warn().Err(err).Dur("retry_in", delay).Msg("outcome bucket unavailable; looking the command up again")
+		if err == nil {
+			return recs, nil
+		}
+		l.log.Warn().Err(err).Dur("retry_in", delay).Msg("outcome bucket unavailable; looking the commands up again")
 		select {
 		case <-ctx.Done():
 			return nil, err
@@ -727,37 +725,30 @@ func (l *lane) prepare(ctx context.Context, msgs []jetstream.Msg) {
 	for i, m := range msgs {
 		entries[i], finals[i] = decode(m, l.op.Name, l.op, now)
 	}
-	// Look the valid ones up in the outcome bucket, a few at a time. A
+	// Look the valid ones up in the outcome bucket, in one request. A
 	// lookup that fails is tried again (the fetcher waits, so no later
-	// command overtakes this one): handing the command back instead would
-	// reorder it behind newer commands for the same object.
-	var g errgroup.Group
-	g.SetLimit(16)
-	var mu sync.Mutex // protects finals
+	// command overtakes these): handing the commands back instead would
+	// reorder them behind newer commands for the same object.
+	var todo []*entry
+	var at []int
 	for i, e := range entries {
-		if finals[i] != nil {
-			continue
+		if finals[i] == nil {
+			todo, at = append(todo, e), append(at, i)
 		}
-		g.Go(func() error {
-			fn, err := l.lookupRetry(ctx, e, now)
-			if err != nil {
-				return err
-			}
-			if fn != nil {
-				mu.Lock()
-				finals[i] = fn
-				mu.Unlock()
-			}
-			return nil
-		})
 	}
-	if err := g.Wait(); err != nil {
-		// Shutting down with the bucket unreachable: give everything back.
-		for _, e := range entries {
-			_ = e.msg.Nak()
-			<-l.slots
+	if len(todo) > 0 {
+		recs, err := l.lookupRetry(ctx, todo)
+		if err != nil {
+			// Shutting down with the bucket unreachable: give everything back.
+			for _, e := range entries {
+				_ = e.msg.Nak()
+				<-l.slots
+			}
+			return
 		}
-		return
+		for j, rec := range recs {
+			finals[at[j]] = l.w.answer(todo[j], rec, *l.set.RetryUnknownOutcome, now)
+		}
 	}
 	var valid []*entry
 	var answered []*final

@@ -64,6 +64,7 @@ func (w *Worker) setup(ctx context.Context) error {
 		return fmt.Errorf("worker: bucket %s: %w", n.OutcomeBucket, err)
 	}
 	w.kv = kv
+	w.kvStream = "KV_" + n.OutcomeBucket
 	for _, l := range w.lanes {
 		cc := jetstream.ConsumerConfig{
 			Durable:       n.ConsumerPrefix + l.op.Name,

@@ -32,6 +32,7 @@ type Worker struct {
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	kv        jetstream.KeyValue // set by setup
+	kvStream  string             // the bucket's stream, set by setup
 	cmdStream jetstream.Stream   // set by setup
 	api       Caller
 	limiter   Limiter
@@ -220,43 +221,6 @@ func (w *Worker) Handler() http.Handler {
 // kvSubject is the subject a key of the outcome bucket is written on.
 func (w *Worker) kvSubject(key string) string {
 	return "$KV." + w.cfg.Names.OutcomeBucket + "." + key
-}
-
-// lookup answers a command from its recorded outcome, if it has one: a
-// final result is published again; a command that was sent by a worker
-// that died before the answer ends with UNKNOWN_OUTCOME unless the
-// operation may be retried.
-func (w *Worker) lookup(ctx context.Context, e *entry, retryUnknown bool, now time.Time) (*final, error) {
-	lctx, cancel := context.WithTimeout(ctx, natsTimeout)
-	defer cancel()
-	kve, err := w.kv.Get(lctx, contract.OutcomeKey(e.op, e.cmd.ID))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		w.outcomeState(nil)
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	w.outcomeState(nil)
-	e.outcomeRev = kve.Revision()
-	o, err := contract.DecodeOutcome(kve.Value())
-	if err != nil {
-		// Not a record this worker wrote: it cannot say anything about the
-		// command, which goes on as new.
-		w.log.Warn().Err(err).Str("op", e.op).Str("id", e.cmd.ID).Msg("unreadable outcome record ignored")
-		return nil, nil
-	}
-	if o.State == contract.StateFinal {
-		return &final{e: e, result: *o.Result, replay: true}, nil
-	}
-	if retryUnknown {
-		return nil, nil
-	}
-	fn := e.fail(contract.CodeUnknownOutcome,
-		"a worker sent this command in call "+o.Batch+" and stopped before the answer; it may have been processed", now,
-		"outcome unknown after a worker stopped")
-	fn.result.Batch = o.Batch
-	return fn, nil
 }
 
 // markSent records, before a call that is not safe to repeat, that its

@@ -1,0 +1,158 @@
+// Command bench measures the worker side by side with the JetStream broker
+// it runs on and with the naive way of calling the API, prints one table
+// and writes it, with the machine's description, to the -out file
+// (BENCHMARKS.md under `make bench`). -h explains each line.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/onec-connect/connect-bridge/internal/benchrun"
+	"github.com/onec-connect/connect-bridge/internal/worker"
+)
+
+const usage = `Usage: go run ./cmd/bench [flags]      (make bench: -out BENCHMARKS.md)
+
+Measures connect-bridge on this machine and prints one table; each row has
+the metric, the value, the target and whether it was met. Every line runs
+in a fresh world: an embedded NATS JetStream server (files in a temporary
+folder) and the sandbox API (internal/emulator) on loopback, one line after
+another. The machine is shared: read the ratios, measured side by side in
+one run, rather than the absolute rates.
+
+Lines:
+  1   Broker ceiling. The same N commands as line 2, published
+      asynchronously (with Nats-Msg-Id) to the CONNECT_CMD stream, and a
+      pull consumer that fetches and acks them; no worker. commands/s.
+  2   Worker throughput. The same N ClientUserEdit commands (distinct
+      users from SeedClientUsers) published while a worker runs, sandbox
+      with no latency and limits off, results gathered on the producer's
+      reply subject; first publish to last result, commands/s, and the
+      ratio to line 1 (target ≥ 50%). -max-pending, -concurrency and
+      -max-wait tune the worker; the defaults were chosen on this machine.
+  3a  Packing under backlog: all N published, then the worker starts
+      (default settings). API calls per 1,000 commands and rows per packet
+      (target ≥ 99).
+  3b  Packing under a trickle of 50 commands/s for 20s, max-wait 2s.
+  4   Latency at 50 commands/s, max-wait 100ms, sandbox latency 20ms: p50
+      and p99 from publish to result; p50 − (max-wait + 20ms) as asked;
+      and the worker's own overhead: each result's arrival after its
+      packet was due (target p50 < 5ms).
+  5   Quota: sandbox window 2s with 10 ClientUserEdit calls per window;
+      the worker's shared limiter with the same windows, guard 100ms,
+      reserve 0; a backlog of several windows. Share of the available
+      calls used while the backlog lasted (target ≥ 95%) and OUT_OF_LIMIT
+      answers (target 0).
+  6   Naive baseline: one command per call (worker with max_rows 1),
+      measured on a smaller N and extrapolated linearly to N; calls and
+      hours at the real limit of 250 calls/h, beside line 3a's worker.
+  7   Memory: the real worker binary (go build ./cmd/worker) as a child
+      process with 100,000 commands pending that it cannot send: 7a with
+      --limit ClientUserEdit=0, 7b with an API that does not answer. Peak
+      (VmHWM) and steady VmRSS from /proc (target ≤ 300 MB).
+  8   Go benchmarks (go test -bench -benchmem, run as a subprocess):
+      8a encoding a 100-row ClientUserEdit packet (target < 100µs),
+      8b decoding a 100-row per-row result table, 8c the batcher's
+      Add/Next hot path.
+
+The reference run takes about 5 minutes; -quick runs small sizes in about
+one minute for development.
+
+Flags:
+`
+
+func main() {
+	cfg, out, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, out, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the command line into the harness's config and the
+// output file.
+func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	var (
+		out, lines, benchtime    string
+		quick                    bool
+		n, rounds, pending, conc int
+		maxWait                  time.Duration
+	)
+	fs.StringVar(&out, "out", "", "also write the report (Markdown) to this file")
+	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows)")
+	fs.IntVar(&n, "n", 0, "N of lines 1–3a (default 100,000; 10,000 with -quick)")
+	fs.IntVar(&rounds, "rounds", 0, "run lines 1 and 2 this many times, alternately, and show the medians (default 3; 1 with -quick)")
+	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated (1-8; 1 and 2 run together, as do 3a and 3b)")
+	fs.StringVar(&benchtime, "benchtime", "", "-benchtime of the Go benchmarks (default go test's 1s; 200ms with -quick)")
+	fs.IntVar(&pending, "max-pending", 0, "line 2: the worker's max_pending (default 4000)")
+	fs.IntVar(&conc, "concurrency", 0, "line 2: calls in flight (default 4)")
+	fs.DurationVar(&maxWait, "max-wait", 0, "line 2: the worker's max-wait (default 50ms)")
+	if err := fs.Parse(args); err != nil {
+		return benchrun.Config{}, "", err
+	}
+	if fs.NArg() > 0 {
+		return benchrun.Config{}, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var cfg benchrun.Config
+	if quick {
+		cfg = benchrun.Quick()
+	}
+	if n > 0 {
+		cfg.Commands = n
+	}
+	if rounds > 0 {
+		cfg.Rounds = rounds
+	}
+	if benchtime != "" {
+		cfg.BenchTime = benchtime
+	}
+	cfg.Throughput = worker.OpSettings{MaxPending: pending, Concurrency: conc, MaxWait: worker.Duration(maxWait)}
+	if lines != "" {
+		for _, l := range strings.Split(lines, ",") {
+			cfg.Lines = append(cfg.Lines, strings.TrimSpace(l))
+		}
+	}
+	return cfg, out, nil
+}
+
+// run measures, prints the report to stdout and writes it to out.
+func run(ctx context.Context, cfg benchrun.Config, out string, stdout io.Writer) error {
+	cfg.Log = os.Stderr
+	rep, err := benchrun.Run(ctx, cfg)
+	var b bytes.Buffer
+	if werr := rep.Write(&b); werr != nil {
+		return werr
+	}
+	_, _ = stdout.Write(b.Bytes())
+	if out != "" {
+		if werr := os.WriteFile(out, b.Bytes(), 0o644); werr != nil {
+			return werr
+		}
+	}
+	return err
+}

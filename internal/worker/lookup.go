@@ -1,0 +1,126 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/onec-connect/connect-bridge/internal/contract"
+)
+
+// maxLookup is the most keys one lookup request asks for; the server
+// answers at most 1024.
+const maxLookup = 256
+
+// record is what the outcome bucket holds for one command.
+type record struct {
+	outcome  contract.Outcome
+	revision uint64
+}
+
+// lookupMany reads the outcome records of entries' commands in one
+// request per maxLookup keys: a JetStream direct get of the last message
+// of many subjects at once ("multi_last"). Commands without a record —
+// nearly all of them — cost nothing in the answer. The result has one
+// element per entry, nil where there is no record.
+func (w *Worker) lookupMany(ctx context.Context, entries []*entry) ([]*record, error) {
+	out := make([]*record, len(entries))
+	for lo := 0; lo < len(entries); lo += maxLookup {
+		hi := min(lo+maxLookup, len(entries))
+		if err := w.lookupChunk(ctx, entries[lo:hi], out[lo:hi]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (w *Worker) lookupChunk(ctx context.Context, entries []*entry, out []*record) error {
+	subjects := make([]string, len(entries))
+	index := make(map[string]int, len(entries))
+	for i, e := range entries {
+		subjects[i] = w.kvSubject(contract.OutcomeKey(e.op, e.cmd.ID))
+		index[subjects[i]] = i
+	}
+	req, err := json.Marshal(struct {
+		MultiLast []string `json:"multi_last"`
+		Batch     int      `json:"batch"`
+	}{subjects, len(subjects)})
+	if err != nil {
+		return err
+	}
+	inbox := w.nc.NewInbox()
+	sub, err := w.nc.SubscribeSync(inbox)
+	if err != nil {
+		return fmt.Errorf("look outcomes up: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := w.nc.PublishRequest("$JS.API.DIRECT.GET."+w.kvStream, inbox, req); err != nil {
+		return fmt.Errorf("look outcomes up: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
+	defer cancel()
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("look outcomes up: no answer from the bucket within %s", natsTimeout)
+			}
+			return fmt.Errorf("look outcomes up: %w", err)
+		}
+		if len(m.Data) == 0 && m.Header != nil && m.Header.Get("Status") != "" {
+			switch m.Header.Get("Status") {
+			case "204": // end of the batch
+				return nil
+			case "404": // none of the keys has a record
+				return nil
+			case "503":
+				return fmt.Errorf("look outcomes up: %w", nats.ErrNoResponders)
+			default:
+				return fmt.Errorf("look outcomes up: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
+			}
+		}
+		i, ok := index[m.Header.Get("Nats-Subject")]
+		if !ok {
+			continue
+		}
+		if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
+			continue
+		}
+		rev, _ := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		o, err := contract.DecodeOutcome(m.Data)
+		if err != nil {
+			// Not a record this worker wrote: it says nothing about the
+			// command, which goes on as new.
+			w.log.Warn().Err(err).Str("subject", m.Header.Get("Nats-Subject")).Msg("unreadable outcome record ignored")
+			continue
+		}
+		out[i] = &record{outcome: o, revision: rev}
+	}
+}
+
+// answer turns a command's record into its final result, if the record
+// decides it: a final result is published again; a command that a worker
+// sent and then died before the answer ends with UNKNOWN_OUTCOME unless the
+// operation may be retried. nil means the command goes on.
+func (w *Worker) answer(e *entry, rec *record, retryUnknown bool, now time.Time) *final {
+	if rec == nil {
+		return nil
+	}
+	e.outcomeRev = rec.revision
+	if rec.outcome.State == contract.StateFinal {
+		return &final{e: e, result: *rec.outcome.Result, replay: true}
+	}
+	if retryUnknown {
+		return nil
+	}
+	fn := e.fail(contract.CodeUnknownOutcome,
+		"a worker sent this command in call "+rec.outcome.Batch+" and stopped before the answer; it may have been processed", now,
+		"outcome unknown after a worker stopped")
+	fn.result.Batch = rec.outcome.Batch
+	return fn
+}
