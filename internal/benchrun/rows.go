@@ -34,13 +34,19 @@ func describe(s worker.OpSettings) string {
 // throughputLines are lines 1 and 2, run alternately cfg.Rounds times.
 func (r *runner) throughputLines(ctx context.Context) error {
 	n := r.cfg.Commands
-	var broker, work []throughput
+	var broker, bound, work []throughput
 	for i := range r.cfg.Rounds {
 		b, err := brokerCeiling(ctx, n, ceilingBatch, r.cfg.Throughput.MaxPending)
 		if err != nil {
 			return fmt.Errorf("broker ceiling: %w", err)
 		}
 		r.logf("  round %d: broker %.0f commands/s (%s, CPU %.2f cores)", i+1, b.Rate(), b.Elapsed.Round(time.Millisecond), b.Cores)
+		c, err := contractCeiling(ctx, n, ceilingBatch, r.cfg.Throughput.MaxPending)
+		if err != nil {
+			return fmt.Errorf("contract ceiling: %w", err)
+		}
+		r.logf("  round %d: contract %.0f commands/s (%s, CPU %.2f cores)", i+1, c.Rate(), c.Elapsed.Round(time.Millisecond), c.Cores)
+		bound = append(bound, c)
 		w, err := workerThroughput(ctx, n, r.cfg.Throughput)
 		if err != nil {
 			return fmt.Errorf("worker throughput: %w", err)
@@ -69,6 +75,16 @@ func (r *runner) throughputLines(ctx context.Context) error {
 	b, w := medianRate(broker), medianRate(work)
 	r.add(Row{Line: "1", Metric: "broker ceiling: async publish + pull fetch/ack, no worker",
 		Value: fmt.Sprintf("%s commands/s (median of %d; N=%s, %s; CPU %.2f of %d cores)", formatCount(b.Rate()), len(broker), formatCount(float64(n)), b.Elapsed.Round(time.Millisecond), b.Cores, runtime.NumCPU())})
+	c := medianRate(bound)
+	boundRatios := make([]float64, len(work))
+	for i := range work {
+		boundRatios[i] = work[i].Rate() / bound[i].Rate()
+	}
+	r.add(Row{Line: "1b", Metric: "contract ceiling: line 1 plus the writes the contract asks for (outcome, result, reply), no worker logic",
+		Value: fmt.Sprintf("%s commands/s (median of %d; CPU %.2f of %d cores); %.1f%% of line 1",
+			formatCount(c.Rate()), len(bound), c.Cores, runtime.NumCPU(), 100*c.Rate()/b.Rate())})
+	r.add(Row{Line: "2c", Metric: "lines 2 ÷ 1b: the worker against the bound its guarantees set",
+		Value: fmt.Sprintf("%.1f%% (median of the rounds)", 100*Percentile(boundRatios, 50))})
 	r.add(Row{Line: "2", Metric: "worker throughput: publish → worker → sandbox → result on reply subject",
 		Value: fmt.Sprintf("%s commands/s (median; %s; CPU %.2f of %d cores); %.1f%% of line 1 (median of the rounds' ratios: %s); %s calls, %.1f rows/call",
 			formatCount(w.Rate()), w.Elapsed.Round(time.Millisecond), w.Cores, runtime.NumCPU(), 100*share, strings.Join(words, ", "), formatCount(float64(w.Calls)), float64(w.Rows)/float64(w.Calls)),

@@ -48,6 +48,8 @@ type final struct {
 	// dlq, when not empty, is why the command also goes to the dead-letter
 	// stream.
 	dlq string
+	// payload is the encoded result, made once by the finisher.
+	payload []byte
 }
 
 // decode reads the command in msg for operation op (cat nil when op is

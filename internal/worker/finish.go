@@ -133,12 +133,8 @@ func (f *finisher) finish(batch []*final) error {
 	// 2. Results and dead letters.
 	futures = futures[:0]
 	for _, fn := range batch {
-		payload, err := contract.EncodeResult(fn.e.format, fn.result)
-		if err != nil {
-			return fmt.Errorf("encode result: %w", err)
-		}
 		m := nats.NewMsg(n.ResultPrefix + fn.e.op)
-		m.Data = payload
+		m.Data = fn.payload
 		if fn.e.format == contract.JSON {
 			m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
 		}
@@ -169,9 +165,8 @@ func (f *finisher) finish(batch []*final) error {
 		if fn.e.replyTo == "" {
 			continue
 		}
-		payload, _ := contract.EncodeResult(fn.e.format, fn.result)
 		m := nats.NewMsg(fn.e.replyTo)
-		m.Data = payload
+		m.Data = fn.payload
 		if fn.e.format == contract.JSON {
 			m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
 		}
@@ -201,10 +196,13 @@ func (f *finisher) finish(batch []*final) error {
 // fit replaces a result too large for one NATS message (a big read) by a
 // RESULT_TOO_LARGE result: a result that cannot be stored would be retried
 // for ever, and the command never answered.
+//
+// It also encodes the result once, for every publication of it.
 func (f *finisher) fit(fn *final) {
 	payload, err := contract.EncodeResult(fn.e.format, fn.result)
 	limit := f.w.nc.MaxPayload() - 16<<10 // headers and the outcome record's own fields
 	if err == nil && int64(len(payload)) <= limit {
+		fn.payload = payload
 		return
 	}
 	r := fn.result
@@ -217,6 +215,7 @@ func (f *finisher) fit(fn *final) {
 			apiCode, len(payload), limit)
 	}
 	fn.result = r
+	fn.payload, _ = contract.EncodeResult(fn.e.format, r)
 }
 
 // outcomeMsg is the write of fn's final outcome, conditional on the
@@ -251,6 +250,7 @@ func (f *finisher) resolve(ctx context.Context, fn *final) error {
 						Msg("command was processed twice (delivered to two workers); the first recorded result stands")
 				}
 				fn.result = *o.Result
+				fn.payload, _ = contract.EncodeResult(fn.e.format, fn.result)
 				fn.e.outcomeRev = kve.Revision()
 				return nil
 			}
