@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http/httptest"
@@ -169,47 +168,4 @@ func benchThroughput(b *testing.B, set worker.OpSettings) {
 		pprof.StopCPUProfile()
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
-}
-
-// BenchmarkOutcomeLookup measures the stage that bounds the worker's
-// throughput: one KV Get of the outcome bucket per command (what
-// lane.prepare does through Worker.lookup for every command it fetches),
-// with at most p Gets in flight, as errgroup.SetLimit(p) allows. The keys
-// are missing, as they are for every new command. One op is one Get.
-func BenchmarkOutcomeLookup(b *testing.B) {
-	for _, p := range []int{1, 16, 64, 256} {
-		b.Run(fmt.Sprintf("inflight=%d", p), func(b *testing.B) {
-			srv := natstest.Server(b)
-			_, js := natstest.Connect(b, srv.ClientURL())
-			ctx := context.Background()
-			kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-				Bucket: contract.OutcomeBucket, Storage: jetstream.FileStorage, History: 1, TTL: time.Hour,
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			sem := make(chan struct{}, p)
-			var failed atomic.Int64
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for i := range b.N {
-				sem <- struct{}{}
-				go func() {
-					defer func() { <-sem }()
-					if _, err := kv.Get(ctx, contract.OutcomeKey("ClientUserEdit", fmt.Sprint("c", i))); !errors.Is(err, jetstream.ErrKeyNotFound) {
-						failed.Add(1)
-					}
-				}()
-			}
-			for range p {
-				sem <- struct{}{}
-			}
-			b.StopTimer()
-			if n := failed.Load(); n > 0 {
-				b.Fatalf("%d lookups did not answer key-not-found", n)
-			}
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
-		})
-	}
 }
