@@ -40,7 +40,7 @@ wait_http "http://$EMU_ADDR/healthz" "the sandbox"
 echo "== starting the worker (embedded NATS JetStream on $NATS_ADDR, probes on $HTTP_ADDR)"
 "$BIN/worker" --embedded-listen "$NATS_ADDR" --embedded-dir "$DATA/nats" \
   --connect-url "http://$EMU_ADDR/cus/ws/PartnerWebAPI2" --connect-user admin --connect-password admin \
-  --http-listen "$HTTP_ADDR" --max-wait 300ms --local-quota --log-level warn >"$LOGS/worker.log" 2>&1 &
+  --http-listen "$HTTP_ADDR" --max-wait 300ms --log-level warn >"$LOGS/worker.log" 2>&1 &
 pids=("$!" "${pids[@]}") # stop the worker first
 wait_http "http://$HTTP_ADDR/readyz" "the worker"
 
@@ -50,6 +50,8 @@ cat "$DATA/results.jsonl"
 want=$(grep -c '"op"' examples/demo.jsonl)
 got=$(grep -c '"id"' "$DATA/results.jsonl" || true)
 
+echo "== the shared quota ledger (bin/worker quota)"
+"$BIN/worker" quota --nats-url "nats://$NATS_ADDR" || true
 echo "== the sandbox's call counts"
 curl -fsS "http://$EMU_ADDR/stats"; echo
 echo "== stopping"
