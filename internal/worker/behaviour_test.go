@@ -3,6 +3,9 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -319,4 +322,53 @@ func TestResultTooLargeForOneMessage(t *testing.T) {
 	require.Equal(t, contract.CodeResultTooLarge, r.Code)
 	require.Contains(t, r.Error, "narrow the read")
 	require.Nil(t, r.Data)
+}
+
+func TestProbesAndMetrics(t *testing.T) {
+	b := setup(t, options{})
+	users := b.emu.SeedClientUsers(3)
+	inbox := nats.NewInbox()
+	col := collect(t, b.nc, inbox)
+	for i, u := range users {
+		publish(t, b.js, "ClientUserEdit", fmt.Sprint("e", i), inbox, userFields(u, i))
+	}
+	publish(t, b.js, "ClientUserEdit", "bad", inbox, map[string]any{"Name": "x"})
+	col.wait(t, 4, 30*time.Second)
+
+	srv := httptest.NewServer(b.worker.Handler())
+	t.Cleanup(srv.Close)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	code, _ := get("/healthz")
+	require.Equal(t, 200, code)
+	code, body := get("/readyz")
+	require.Equal(t, 200, code, body)
+	waitFor(t, 10*time.Second, "every result counted", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, `connect_worker_results_total{op="ClientUserEdit",code="SUCCESS"} 3`)
+	})
+	_, m := get("/metrics")
+	for _, want := range []string{
+		`connect_worker_results_total{op="ClientUserEdit",code="INVALID_FIELDS"} 1`,
+		`connect_worker_commands_received_total{op="ClientUserEdit"} 3`,
+		`connect_worker_api_calls_total{op="ClientUserEdit",outcome="success"}`,
+		`connect_worker_packet_rows_count{op="ClientUserEdit"}`,
+		`connect_worker_wait_seconds_bucket{op="ClientUserEdit",le="+Inf"}`,
+		`connect_worker_api_latency_seconds_sum{op="ClientUserEdit"}`,
+		`connect_worker_queue_depth{op="ClientUserEdit"} 0`,
+		`connect_worker_quota_used{op="ClientUserEdit"}`,
+		`connect_worker_ready 1`,
+	} {
+		require.Contains(t, m, want)
+	}
+	b.stop()
+	code, body = get("/readyz")
+	require.Equal(t, 503, code)
+	require.Contains(t, body, "shutting down")
 }
