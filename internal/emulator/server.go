@@ -320,7 +320,7 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 // handle decodes and runs a call. It returns the SOAP version to answer
 // in and either the response or the reason of a Fault.
 func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Response, string) {
-	reqV, req, err := soap.DecodeRequest(bytes.NewReader(body), soap.Limits{})
+	reqV, req, err := soap.DecodeRequestBytes(body, soap.Limits{})
 	if err != nil && strings.Contains(r.Header.Get("Content-Type"), "soap+xml") {
 		reqV = soap.SOAP12 // the envelope did not say; the header does
 	}

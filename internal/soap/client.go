@@ -145,7 +145,7 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (*Response, e
 	if int64(len(data)) > c.cfg.MaxResponseBytes {
 		return nil, &DecodeError{Op: op, Offset: c.cfg.MaxResponseBytes, Err: ErrResponseTooLarge}
 	}
-	resp, err := DecodeResponse(bytes.NewReader(data), c.cfg.Limits)
+	resp, err := DecodeResponseBytes(data, c.cfg.Limits)
 	if err != nil {
 		var fe *FaultError
 		var de *DecodeError

@@ -80,3 +80,24 @@ func BenchmarkDecodeRowResults100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeRequestPacket100 decodes a 100-row ClientUserEdit packet as
+// the sandbox does on the server side of every call.
+func BenchmarkDecodeRequestPacket100(b *testing.B) {
+	var buf bytes.Buffer
+	if err := soap.AppendRequest(&buf, soap.SOAP11, packet100()); err != nil {
+		b.Fatal(err)
+	}
+	body := buf.Bytes()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, req, err := soap.DecodeRequest(bytes.NewReader(body), soap.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if req.Params.Kind != soap.KindTable || len(req.Params.Table.Rows) != 100 {
+			b.Fatalf("decoded %s with %v", req.Params.Kind, req.Params.Table)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package soap
 
 import (
-	"encoding/xml"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +21,19 @@ type Limits struct {
 	// MaxText is the longest character data of one element, in bytes.
 	// Defaults to 64 MiB (a base64 file body is one element).
 	MaxText int
+	// MaxAttrs is the most attributes of one element, namespace
+	// declarations included. Defaults to 256; the API's messages have at
+	// most five.
+	MaxAttrs int
+	// MaxName is the longest element or attribute name, prefix included,
+	// in bytes. Defaults to 1,024.
+	MaxName int
+	// MaxBytes is the longest message DecodeResponse and DecodeRequest
+	// read from their io.Reader, in bytes. Defaults to 128 MiB, room for a
+	// text of MaxText's default length. DecodeResponseBytes and
+	// DecodeRequestBytes decode what they are given: the Client caps a
+	// response with Config.MaxResponseBytes before it decodes it.
+	MaxBytes int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -33,74 +46,120 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxText <= 0 {
 		l.MaxText = 64 << 20
 	}
+	if l.MaxAttrs <= 0 {
+		l.MaxAttrs = 256
+	}
+	if l.MaxName <= 0 {
+		l.MaxName = 1024
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 128 << 20
+	}
 	return l
 }
 
-// DecodeResponse reads a SOAP 1.1 or 1.2 response of PartnerWebAPI2. A SOAP
-// Fault comes back as a *FaultError, anything that is not a well-formed
-// response as a *DecodeError. A ResultCode other than SUCCESS is not an error
-// here: the Response carries it (see Response.Err).
+// DecodeResponse reads a SOAP 1.1 or 1.2 response of PartnerWebAPI2 from r,
+// to its end and at most Limits.MaxBytes of it; see DecodeResponseBytes.
 func DecodeResponse(r io.Reader, lim Limits) (*Response, error) {
-	dc := newDecoder(r, lim)
+	data, err := readMessage(r, lim.withDefaults().MaxBytes, ErrResponseTooLarge)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeResponseBytes(data, lim)
+}
+
+// DecodeResponseBytes reads a SOAP 1.1 or 1.2 response of PartnerWebAPI2.
+// A SOAP Fault comes back as a *FaultError, anything that is not a
+// well-formed response as a *DecodeError. A ResultCode other than SUCCESS
+// is not an error here: the Response carries it (see Response.Err). The
+// Response shares no memory with data.
+func DecodeResponseBytes(data []byte, lim Limits) (*Response, error) {
+	dc := newDecoder(data, lim)
 	_, body, err := dc.envelope()
 	if err != nil {
 		return nil, err
 	}
-	if body.Name.Local == "Fault" && isEnvelopeNS(body.Name.Space) {
-		return nil, dc.fault()
+	if body.is("Fault") && isEnvelopeNS(body.space) {
+		f, err := dc.fault()
+		if err == nil {
+			err = dc.finish()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, f
 	}
-	op, ok := strings.CutSuffix(body.Name.Local, "Response")
+	op, ok := strings.CutSuffix(string(body.local), "Response")
 	if !ok || op == "" {
-		return nil, dc.errorf("body element <%s> is not an operation's response", body.Name.Local)
+		return nil, dc.errorf("body element <%s> is not an operation's response", body.local)
 	}
 	resp := &Response{Op: op}
 	seenReturn := false
 	for {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if t.Name.Local == "return" && !seenReturn {
+		switch t.kind {
+		case tokStart:
+			if t.name.is("return") && !seenReturn {
 				seenReturn = true
 				if err := dc.result(resp); err != nil {
 					return nil, err
 				}
 				continue
 			}
-			text, err := dc.text(t)
+			name := t.name
+			text, err := dc.text(name)
 			if err != nil {
 				return nil, err
 			}
-			resp.Extra = append(resp.Extra, Property{Name: t.Name.Local, Value: Value{Kind: KindString, Text: text}})
-		case xml.EndElement:
+			resp.Extra = append(resp.Extra, Property{Name: dc.str(name.local), Value: Value{Kind: KindString, Text: text}})
+		case tokEnd:
 			if !seenReturn {
 				return nil, dc.errorf("%sResponse has no return element", op)
+			}
+			if err := dc.finish(); err != nil {
+				return nil, err
 			}
 			return resp, nil
 		}
 	}
 }
 
-// DecodeRequest reads a request envelope, as a server does: the operation is
-// the body's element, its input either Params or plain children.
+// DecodeRequest reads a request envelope from r, to its end and at most
+// Limits.MaxBytes of it; see DecodeRequestBytes.
 func DecodeRequest(r io.Reader, lim Limits) (Version, *Request, error) {
-	dc := newDecoder(r, lim)
+	data, err := readMessage(r, lim.withDefaults().MaxBytes, errRequestTooLarge)
+	if err != nil {
+		return SOAP11, nil, err
+	}
+	return DecodeRequestBytes(data, lim)
+}
+
+// errRequestTooLarge is wrapped by the *DecodeError of a request longer
+// than Limits.MaxBytes.
+var errRequestTooLarge = errors.New("soap: request larger than the configured cap")
+
+// DecodeRequestBytes reads a request envelope, as a server does: the
+// operation is the body's element, its input either Params or plain
+// children. The Request shares no memory with data.
+func DecodeRequestBytes(data []byte, lim Limits) (Version, *Request, error) {
+	dc := newDecoder(data, lim)
 	v, body, err := dc.envelope()
 	if err != nil {
 		return v, nil, err
 	}
-	req := &Request{Op: body.Name.Local}
+	req := &Request{Op: string(body.local)}
 	for {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
 			return v, nil, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if t.Name.Local == "Params" && req.Children == nil {
-				p, err := dc.value(t, "Structure")
+		switch t.kind {
+		case tokStart:
+			if t.name.is("Params") && req.Children == nil {
+				p, err := dc.value(t, "Structure", false)
 				if err != nil {
 					return v, nil, err
 				}
@@ -113,16 +172,52 @@ func DecodeRequest(r io.Reader, lim Limits) (Version, *Request, error) {
 				req.Params = p
 				continue
 			}
-			text, err := dc.text(t)
+			name := t.name
+			text, err := dc.text(name)
 			if err != nil {
 				return v, nil, err
 			}
-			req.Children = append(req.Children, Property{Name: t.Name.Local, Value: String(text)})
-		case xml.EndElement:
+			req.Children = append(req.Children, Property{Name: dc.str(name.local), Value: String(text)})
+		case tokEnd:
 			if req.Children == nil && req.Params.Kind == KindNil {
 				req.Params = Struct()
 			}
+			if err := dc.finish(); err != nil {
+				return v, nil, err
+			}
 			return v, req, nil
+		}
+	}
+}
+
+// readMessage reads all of r, refusing more than max bytes with a
+// *DecodeError wrapping tooLarge. A *bytes.Buffer is drained without a copy.
+func readMessage(r io.Reader, max int64, tooLarge error) ([]byte, error) {
+	if b, ok := r.(*bytes.Buffer); ok {
+		if int64(b.Len()) > max {
+			return nil, &DecodeError{Offset: max, Err: tooLarge}
+		}
+		return b.Next(b.Len()), nil
+	}
+	size := int64(4096)
+	if l, ok := r.(interface{ Len() int }); ok {
+		size = int64(l.Len()) + 1 // +1 to see the end without growing
+	}
+	buf := make([]byte, 0, min(size, max+1))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), max+1)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, &DecodeError{Offset: max, Err: tooLarge}
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, &DecodeError{Offset: int64(len(buf)), Err: err}
 		}
 	}
 }
@@ -170,69 +265,93 @@ func (r *Response) Err() error {
 	return &ResultError{Op: r.Op, Code: r.Code, Reason: reason}
 }
 
-// decoder walks the token stream of one message, counting depth and values.
+// decoder walks the tokens of one message, counting depth and values.
 type decoder struct {
-	d      *xml.Decoder
+	tk     tokenizer
 	lim    Limits
 	depth  int
 	values int
+	buf    []byte  // text of one element that came in pieces
+	lbuf   []byte  // texts of the leaves being read
+	stack  []Value // cells of the rows being read, innermost row last
+	slab   []Value // the chunk that finished rows are cut from
+
+	// The texts of the cells of the rows being read gather in rowText,
+	// to become one string per row.
+	rowText  []byte
+	rowSpans []textSpan
+	pending  textSpan // the text value last left in rowText, if pending.cell >= 0
 }
 
-func newDecoder(r io.Reader, lim Limits) *decoder {
-	d := xml.NewDecoder(r)
-	d.Strict = true
-	// The service speaks UTF-8 only; any other declared charset is refused
-	// by encoding/xml when CharsetReader is nil.
-	return &decoder{d: d, lim: lim.withDefaults()}
+// textSpan is where the text of the cell at stack[cell] is in rowText.
+type textSpan struct{ cell, start, end int }
+
+func newDecoder(data []byte, lim Limits) *decoder {
+	dc := &decoder{lim: lim.withDefaults(), pending: textSpan{cell: -1}}
+	dc.tk.reset(data, dc.lim)
+	return dc
 }
 
 func (dc *decoder) errorf(format string, args ...any) error {
-	return &DecodeError{Err: fmt.Errorf(format, args...), Offset: dc.d.InputOffset()}
+	return &DecodeError{Err: fmt.Errorf(format, args...), Offset: dc.tk.offset()}
 }
 
-// next returns the next token, tracking depth. Comments, processing
-// instructions and directives are dropped: a DTD is never read, so its
-// entities are never expanded.
-func (dc *decoder) next() (xml.Token, error) {
-	for {
-		tok, err := dc.d.Token()
-		if err != nil {
-			if err == io.EOF {
-				return nil, dc.errorf("unexpected end of message")
-			}
-			var de *DecodeError
-			if errors.As(err, &de) {
-				return nil, err
-			}
-			return nil, &DecodeError{Err: err, Offset: dc.d.InputOffset()}
+// str returns b as a string, sharing the words messages repeat.
+func (dc *decoder) str(b []byte) string { return dc.tk.str(b) }
+
+// next returns the next token of the message, tracking depth; the end of
+// the document is an error, as the decoder reads within the root element.
+func (dc *decoder) next() (*token, error) {
+	t, err := dc.read()
+	if err == nil && t.kind == tokEOF {
+		return nil, dc.errorf("unexpected end of message")
+	}
+	return t, err
+}
+
+// read returns the next token, tracking depth. The tokenizer drops comments
+// and processing instructions and refuses a DTD, so no entity is ever
+// declared, let alone expanded.
+func (dc *decoder) read() (*token, error) {
+	t, err := dc.tk.next()
+	if err != nil {
+		return nil, err
+	}
+	switch t.kind {
+	case tokStart:
+		dc.depth++
+		if dc.depth > dc.lim.MaxDepth {
+			return nil, dc.errorf("elements nested deeper than %d", dc.lim.MaxDepth)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			dc.depth++
-			if dc.depth > dc.lim.MaxDepth {
-				return nil, dc.errorf("elements nested deeper than %d", dc.lim.MaxDepth)
-			}
-			return t, nil
-		case xml.EndElement:
-			dc.depth--
-			return t, nil
-		case xml.CharData:
-			return t, nil
+	case tokEnd:
+		dc.depth--
+	}
+	return t, nil
+}
+
+// finish reads the rest of the message once its content is decoded: what
+// is left of the open elements is skipped, and the message must end there,
+// well-formed.
+func (dc *decoder) finish() error {
+	for {
+		t, err := dc.read()
+		if err != nil || t.kind == tokEOF {
+			return err
 		}
 	}
 }
 
 // envelope reads up to the first element inside Body.
-func (dc *decoder) envelope() (Version, xml.StartElement, error) {
+func (dc *decoder) envelope() (Version, xname, error) {
 	var v Version
-	tok, err := dc.start()
+	root, err := dc.start()
 	if err != nil {
-		return v, tok, err
+		return v, root, err
 	}
-	if tok.Name.Local != "Envelope" || !isEnvelopeNS(tok.Name.Space) {
-		return v, tok, dc.errorf("root element is <%s> in %q, want a SOAP Envelope", tok.Name.Local, tok.Name.Space)
+	if !root.is("Envelope") || !isEnvelopeNS(root.space) {
+		return v, root, dc.errorf("root element is <%s> in %q, want a SOAP Envelope", root.local, root.space)
 	}
-	if tok.Name.Space == NamespaceSOAP12 {
+	if root.space == NamespaceSOAP12 {
 		v = SOAP12
 	}
 	for {
@@ -241,38 +360,35 @@ func (dc *decoder) envelope() (Version, xml.StartElement, error) {
 			return v, el, err
 		}
 		switch {
-		case el.Name.Local == "Header":
+		case el.is("Header"):
 			if err := dc.skip(); err != nil {
 				return v, el, err
 			}
-		case el.Name.Local == "Body":
+		case el.is("Body"):
 			body, err := dc.start()
-			if err != nil {
-				return v, body, err
-			}
-			return v, body, nil
+			return v, body, err
 		default:
-			return v, el, dc.errorf("unexpected <%s> in the Envelope", el.Name.Local)
+			return v, el, dc.errorf("unexpected <%s> in the Envelope", el.local)
 		}
 	}
 }
 
-// start returns the next start element, skipping whitespace; an end
-// element or non-space text is an error.
-func (dc *decoder) start() (xml.StartElement, error) {
+// start returns the name of the next start element, skipping whitespace;
+// an end element or non-space text is an error.
+func (dc *decoder) start() (xname, error) {
 	for {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
-			return xml.StartElement{}, err
+			return xname{}, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			return t, nil
-		case xml.EndElement:
-			return xml.StartElement{}, dc.errorf("unexpected </%s>", t.Name.Local)
-		case xml.CharData:
-			if len(strings.TrimSpace(string(t))) > 0 {
-				return xml.StartElement{}, dc.errorf("unexpected text %.40q", string(t))
+		switch t.kind {
+		case tokStart:
+			return t.name, nil
+		case tokEnd:
+			return xname{}, dc.errorf("unexpected </%s>", t.name.local)
+		case tokText:
+			if len(bytes.TrimSpace(t.text)) > 0 {
+				return xname{}, dc.errorf("unexpected text %.40q", t.text)
 			}
 		}
 	}
@@ -281,43 +397,61 @@ func (dc *decoder) start() (xml.StartElement, error) {
 // skip consumes the rest of the current element.
 func (dc *decoder) skip() error {
 	for depth := 1; depth > 0; {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
 			return err
 		}
-		switch tok.(type) {
-		case xml.StartElement:
+		switch t.kind {
+		case tokStart:
 			depth++
-		case xml.EndElement:
+		case tokEnd:
 			depth--
 		}
 	}
 	return nil
 }
 
-// text reads the character data of the current element up to its end;
-// child elements are skipped.
-func (dc *decoder) text(start xml.StartElement) (string, error) {
-	var sb strings.Builder
+// textBytes reads the character data of the current element, named name,
+// up to its end; child elements are skipped. The result is valid until the
+// next call.
+func (dc *decoder) textBytes(name xname) ([]byte, error) {
+	var text []byte
+	own := false // text is dc.buf
 	for {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if sb.Len()+len(t) > dc.lim.MaxText {
-				return "", dc.errorf("text of <%s> longer than %d bytes", start.Name.Local, dc.lim.MaxText)
+		switch t.kind {
+		case tokText:
+			if len(text)+len(t.text) > dc.lim.MaxText {
+				return nil, dc.errorf("text of <%s> longer than %d bytes", name.local, dc.lim.MaxText)
 			}
-			sb.Write(t)
-		case xml.StartElement:
+			switch {
+			case own:
+				dc.buf = append(dc.buf, t.text...)
+				text = dc.buf
+			case len(text) == 0 && t.stable:
+				// The common case: one piece, a slice of the input.
+				text = t.text
+			default:
+				dc.buf = append(append(dc.buf[:0], text...), t.text...)
+				text, own = dc.buf, true
+			}
+		case tokStart:
 			if err := dc.skip(); err != nil {
-				return "", err
+				return nil, err
 			}
-		case xml.EndElement:
-			return sb.String(), nil
+		case tokEnd:
+			return text, nil
 		}
 	}
+}
+
+// text is textBytes as a string.
+func (dc *decoder) text(name xname) (string, error) {
+	b, err := dc.textBytes(name)
+	return dc.str(b), err
 }
 
 // result reads the return Structure: ResultCode and ResultData properties.
@@ -343,13 +477,13 @@ func (dc *decoder) properties() ([]Property, error) {
 		if err != nil || end {
 			return props, err
 		}
-		if el.Name.Local != "Property" {
+		if !el.name.is("Property") {
 			if err := dc.skip(); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		p := Property{Name: attr(el, "", "name")}
+		p := Property{Name: dc.str(el.attr("", "name"))}
 		found := false
 		for {
 			vel, vend, err := dc.child()
@@ -359,14 +493,14 @@ func (dc *decoder) properties() ([]Property, error) {
 			if vend {
 				break
 			}
-			if vel.Name.Local != "Value" || found {
+			if !vel.name.is("Value") || found {
 				if err := dc.skip(); err != nil {
 					return nil, err
 				}
 				continue
 			}
 			found = true
-			if p.Value, err = dc.value(vel, ""); err != nil {
+			if p.Value, err = dc.value(vel, "", false); err != nil {
 				return nil, err
 			}
 		}
@@ -375,73 +509,113 @@ func (dc *decoder) properties() ([]Property, error) {
 }
 
 // child returns the next child element of the current element, or end=true
-// at its end tag. Text between children is ignored.
-func (dc *decoder) child() (el xml.StartElement, end bool, err error) {
+// at its end tag. Text between children is ignored. The token is valid
+// until the next read.
+func (dc *decoder) child() (el *token, end bool, err error) {
 	for {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
-			return el, false, err
+			return nil, false, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch t.kind {
+		case tokStart:
 			return t, false, nil
-		case xml.EndElement:
-			return el, true, nil
+		case tokEnd:
+			return nil, true, nil
 		}
 	}
 }
 
-// value reads one Value (or Params) element. declared is the type a value
-// without xsi:type takes: its column's type inside a table, "" elsewhere
-// (then such a value is a string, or a Structure when it has children).
-func (dc *decoder) value(start xml.StartElement, declared string) (Value, error) {
+// value reads one Value (or Params) element, whose start tag is start.
+// declared is the type a value without xsi:type takes: its column's type
+// inside a table, "" elsewhere (then such a value is a string, or a
+// Structure when it has children). A cell of a row (inRow) may leave its
+// text in rowText, for row to make it part of the row's string; then
+// pending says where.
+func (dc *decoder) value(start *token, declared string, inRow bool) (Value, error) {
 	dc.values++
 	if dc.values > dc.lim.MaxValues {
 		return Value{}, dc.errorf("more than %d values", dc.lim.MaxValues)
 	}
-	if attr(start, NamespaceXSI, "nil") == "true" {
+	// The start tag's attributes are valid until the next read: take
+	// what is needed of them first.
+	if string(start.attr(NamespaceXSI, "nil")) == "true" {
 		return Value{}, dc.skip()
 	}
-	typeName := attr(start, NamespaceXSI, "type")
-	local := typeName
-	if i := strings.LastIndexByte(local, ':'); i >= 0 {
-		local = local[i+1:]
-	}
-	if typeName == "" {
-		local = declared
-		if i := strings.LastIndexByte(local, ':'); i >= 0 {
-			local = local[i+1:]
+	var kind Kind
+	typeName := ""
+	if t := start.attr(NamespaceXSI, "type"); len(t) > 0 {
+		if kind = kindOf(t); kind == KindOther {
+			typeName = dc.str(t)
 		}
+	} else {
+		kind = kindOf(declared)
 	}
-	switch local {
-	case "ValueTable":
+	name := start.name
+	switch kind {
+	case KindTable:
 		t, err := dc.table()
 		return Value{Kind: KindTable, Table: t}, err
-	case "Structure":
+	case KindStructure:
 		props, err := dc.properties()
 		return Value{Kind: KindStructure, Props: props}, err
 	}
-	text, err := dc.text(start)
+	text, err := dc.textBytes(name)
 	if err != nil {
 		return Value{}, err
 	}
-	switch local {
-	case "", "string":
-		return Value{Kind: KindString, Text: text}, nil
-	case "decimal":
-		return Value{Kind: KindDecimal, Text: strings.TrimSpace(text)}, nil
-	case "boolean":
-		return Value{Kind: KindBoolean, Text: strings.TrimSpace(text)}, nil
-	case "dateTime":
-		return Value{Kind: KindDateTime, Text: strings.TrimSpace(text)}, nil
-	case "date":
-		return Value{Kind: KindDate, Text: strings.TrimSpace(text)}, nil
-	case "base64Binary":
-		return Value{Kind: KindBinary, Text: strings.TrimSpace(text)}, nil
-	case "Null":
+	switch kind {
+	case KindNil: // xsi:type="Null"
 		return Value{}, nil
+	case KindString, KindOther:
+	default:
+		text = bytes.TrimSpace(text)
 	}
-	return Value{Kind: KindOther, TypeName: typeName, Text: text}, nil
+	v := Value{Kind: kind, TypeName: typeName}
+	if s, ok := dc.tk.cached(text); ok || !inRow {
+		v.Text = s
+		if !ok {
+			v.Text = dc.str(text)
+		}
+		return v, nil
+	}
+	dc.pending.start = len(dc.rowText)
+	dc.rowText = append(dc.rowText, text...)
+	dc.pending.cell, dc.pending.end = 0, len(dc.rowText)
+	return v, nil
+}
+
+// kindOf maps an xsi:type (or a column's declared type) to the kind of
+// value it reads as: KindNil for Null, KindOther for types not known here.
+func kindOf[T string | []byte](typeName T) Kind {
+	local := typeName
+	for i := len(local) - 1; i >= 0; i-- {
+		if local[i] == ':' {
+			local = local[i+1:]
+			break
+		}
+	}
+	switch string(local) {
+	case "", "string":
+		return KindString
+	case "decimal":
+		return KindDecimal
+	case "boolean":
+		return KindBoolean
+	case "dateTime":
+		return KindDateTime
+	case "date":
+		return KindDate
+	case "base64Binary":
+		return KindBinary
+	case "ValueTable":
+		return KindTable
+	case "Structure":
+		return KindStructure
+	case "Null":
+		return KindNil
+	}
+	return KindOther
 }
 
 // table reads the columns and rows of a ValueTable. Cells map to columns
@@ -457,8 +631,8 @@ func (dc *decoder) table() (*Table, error) {
 		if end {
 			return t, nil
 		}
-		switch el.Name.Local {
-		case "column":
+		switch {
+		case el.name.is("column"):
 			c, err := dc.column()
 			if err != nil {
 				return nil, err
@@ -472,31 +646,10 @@ func (dc *decoder) table() (*Table, error) {
 				}
 			}
 			declared = append(declared, first)
-		case "row":
-			var row []Value
-			for {
-				cel, cend, err := dc.child()
-				if err != nil {
-					return nil, err
-				}
-				if cend {
-					break
-				}
-				if cel.Name.Local != "Value" {
-					if err := dc.skip(); err != nil {
-						return nil, err
-					}
-					continue
-				}
-				decl := ""
-				if len(row) < len(declared) {
-					decl = declared[len(row)]
-				}
-				v, err := dc.value(cel, decl)
-				if err != nil {
-					return nil, err
-				}
-				row = append(row, v)
+		case el.name.is("row"):
+			row, err := dc.row(declared)
+			if err != nil {
+				return nil, err
 			}
 			t.Rows = append(t.Rows, row)
 		default:
@@ -507,6 +660,64 @@ func (dc *decoder) table() (*Table, error) {
 	}
 }
 
+// row reads the cells of one row. They gather on dc.stack, their texts in
+// dc.rowText (a cell may hold a table whose rows gather above them); the
+// texts become one string, and the finished row is cut from a chunk that
+// the message's rows share, so that a row costs one allocation at most.
+func (dc *decoder) row(declared []string) ([]Value, error) {
+	first, firstSpan, firstText := len(dc.stack), len(dc.rowSpans), len(dc.rowText)
+	for {
+		el, end, err := dc.child()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			break
+		}
+		if !el.name.is("Value") {
+			if err := dc.skip(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		decl := ""
+		if n := len(dc.stack) - first; n < len(declared) {
+			decl = declared[n]
+		}
+		v, err := dc.value(el, decl, true)
+		if err != nil {
+			return nil, err
+		}
+		if dc.pending.cell >= 0 {
+			dc.pending.cell = len(dc.stack)
+			dc.rowSpans = append(dc.rowSpans, dc.pending)
+			dc.pending.cell = -1
+		}
+		dc.stack = append(dc.stack, v)
+	}
+	cells := dc.stack[first:]
+	if len(cells) == 0 {
+		return nil, nil
+	}
+	if spans := dc.rowSpans[firstSpan:]; len(spans) > 0 {
+		text := string(dc.rowText[firstText:])
+		for _, sp := range spans {
+			dc.stack[sp.cell].Text = text[sp.start-firstText : sp.end-firstText]
+		}
+		dc.rowSpans, dc.rowText = dc.rowSpans[:firstSpan], dc.rowText[:firstText]
+	}
+	if cap(dc.slab)-len(dc.slab) < len(cells) {
+		// Chunks double up to 128 cells (9 KiB): a row costs its share of
+		// one, and a message wastes less than a chunk.
+		dc.slab = make([]Value, 0, max(len(cells), min(2*cap(dc.slab), 128), 16))
+	}
+	n := len(dc.slab)
+	dc.slab = append(dc.slab, cells...)
+	clear(cells) // drop the stack's references to what the row now holds
+	dc.stack = dc.stack[:first]
+	return dc.slab[n:len(dc.slab):len(dc.slab)], nil
+}
+
 // column reads <column><Name/><ValueType>…</ValueType></column>.
 func (dc *decoder) column() (Column, error) {
 	var c Column
@@ -515,13 +726,14 @@ func (dc *decoder) column() (Column, error) {
 		if err != nil || end {
 			return c, err
 		}
-		switch el.Name.Local {
-		case "Name":
-			if c.Name, err = dc.text(el); err != nil {
+		switch {
+		case el.name.is("Name"):
+			name, err := dc.textBytes(el.name)
+			if err != nil {
 				return c, err
 			}
-			c.Name = strings.TrimSpace(c.Name)
-		case "ValueType":
+			c.Name = dc.str(bytes.TrimSpace(name))
+		case el.name.is("ValueType"):
 			if c.Type, err = dc.valueType(); err != nil {
 				return c, err
 			}
@@ -540,78 +752,109 @@ func (dc *decoder) valueType() (ValueType, error) {
 		if err != nil || end {
 			return vt, err
 		}
-		var q map[string]string
-		if el.Name.Local != "Type" {
-			if q, err = dc.leaves(); err != nil {
-				return vt, err
-			}
-		}
-		switch el.Name.Local {
-		case "Type":
-			ty, err := dc.text(el)
+		name := el.name
+		if name.is("Type") {
+			ty, err := dc.textBytes(name)
 			if err != nil {
 				return vt, err
 			}
-			vt.Types = append(vt.Types, strings.TrimSpace(ty))
-		case "StringQualifiers":
-			vt.String = &StringQualifiers{Length: atoi(q["Length"]), Fixed: q["AllowedLength"] == "Fixed"}
-		case "NumberQualifiers":
-			vt.Number = &NumberQualifiers{Digits: atoi(q["Digits"]), FractionDigits: atoi(q["FractionDigits"]), Nonnegative: q["AllowedSign"] == "Nonnegative"}
-		case "DateQualifiers":
-			vt.Date = &DateQualifiers{Fractions: q["DateFractions"]}
+			vt.Types = append(vt.Types, dc.str(bytes.TrimSpace(ty)))
+			continue
+		}
+		var q leafSet
+		if err := dc.leaves(&q); err != nil {
+			return vt, err
+		}
+		switch {
+		case name.is("StringQualifiers"):
+			vt.String = &StringQualifiers{Length: atoi(q.get(dc, "Length")), Fixed: string(q.get(dc, "AllowedLength")) == "Fixed"}
+		case name.is("NumberQualifiers"):
+			vt.Number = &NumberQualifiers{Digits: atoi(q.get(dc, "Digits")), FractionDigits: atoi(q.get(dc, "FractionDigits")), Nonnegative: string(q.get(dc, "AllowedSign")) == "Nonnegative"}
+		case name.is("DateQualifiers"):
+			vt.Date = &DateQualifiers{Fractions: dc.str(q.get(dc, "DateFractions"))}
 		}
 	}
 }
 
-// leaves reads simple child elements into a map of name to trimmed text.
-func (dc *decoder) leaves() (map[string]string, error) {
-	m := map[string]string{}
+// leafSet holds the trimmed texts of up to eight distinct simple children,
+// kept in dc.lbuf; a child of a name already seen replaces its text while
+// fewer than eight names are held.
+type leafSet struct {
+	n     int
+	names [8][]byte
+	spans [8][2]int // of dc.lbuf
+}
+
+func (q *leafSet) get(dc *decoder, name string) []byte {
+	for i := range q.n {
+		if string(q.names[i]) == name {
+			return dc.lbuf[q.spans[i][0]:q.spans[i][1]]
+		}
+	}
+	return nil
+}
+
+// leaves reads simple child elements into q.
+func (dc *decoder) leaves(q *leafSet) error {
+	dc.lbuf = dc.lbuf[:0]
 	for {
 		el, end, err := dc.child()
 		if err != nil || end {
-			return m, err
+			return err
 		}
-		text, err := dc.text(el)
+		name := el.name
+		text, err := dc.textBytes(name)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if len(m) < 8 {
-			m[el.Name.Local] = strings.TrimSpace(text)
+		if q.n < len(q.names) {
+			i := 0
+			for i < q.n && !bytes.Equal(q.names[i], name.local) {
+				i++
+			}
+			if i == q.n {
+				q.names[i] = name.local
+				q.n++
+			}
+			start := len(dc.lbuf)
+			dc.lbuf = append(dc.lbuf, bytes.TrimSpace(text)...)
+			q.spans[i] = [2]int{start, len(dc.lbuf)}
 		}
 	}
 }
 
 // fault reads a SOAP 1.1 or 1.2 Fault into a *FaultError.
-func (dc *decoder) fault() error {
+func (dc *decoder) fault() (*FaultError, error) {
 	f := &FaultError{}
 	for {
 		el, end, err := dc.child()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if end {
-			return f
+			return f, nil
 		}
-		switch el.Name.Local {
+		name := el.name
+		switch string(name.local) {
 		case "faultcode", "faultstring", "faultactor", "detail", "Node", "Role":
-			text, err := dc.text(el)
+			text, err := dc.textBytes(name)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			switch el.Name.Local {
+			switch string(name.local) {
 			case "faultcode":
-				f.Code = strings.TrimSpace(text)
+				f.Code = string(bytes.TrimSpace(text))
 			case "faultstring":
-				f.Reason = strings.TrimSpace(text)
+				f.Reason = string(bytes.TrimSpace(text))
 			case "detail":
-				f.Detail = strings.TrimSpace(text)
+				f.Detail = string(bytes.TrimSpace(text))
 			}
 		case "Code", "Reason", "Detail":
 			text, err := dc.deepText()
 			if err != nil {
-				return err
+				return nil, err
 			}
-			switch el.Name.Local {
+			switch string(name.local) {
 			case "Code":
 				f.Code = text
 			case "Reason":
@@ -621,7 +864,7 @@ func (dc *decoder) fault() error {
 			}
 		default:
 			if err := dc.skip(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -630,47 +873,37 @@ func (dc *decoder) fault() error {
 // deepText joins the trimmed text of the current element and all its
 // descendants with spaces.
 func (dc *decoder) deepText() (string, error) {
-	var parts []string
+	dc.buf = dc.buf[:0]
 	size := 0
 	for depth := 1; depth > 0; {
-		tok, err := dc.next()
+		t, err := dc.next()
 		if err != nil {
 			return "", err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch t.kind {
+		case tokStart:
 			depth++
-		case xml.EndElement:
+		case tokEnd:
 			depth--
-		case xml.CharData:
-			if s := strings.TrimSpace(string(t)); s != "" {
+		case tokText:
+			if s := bytes.TrimSpace(t.text); len(s) > 0 {
 				size += len(s)
 				if size > dc.lim.MaxText {
 					return "", dc.errorf("fault text longer than %d bytes", dc.lim.MaxText)
 				}
-				parts = append(parts, s)
+				if len(dc.buf) > 0 {
+					dc.buf = append(dc.buf, ' ')
+				}
+				dc.buf = append(dc.buf, s...)
 			}
 		}
 	}
-	return strings.Join(parts, " "), nil
-}
-
-// attr returns the value of the attribute local in namespace space ("" for
-// an unqualified attribute).
-func attr(el xml.StartElement, space, local string) string {
-	for _, a := range el.Attr {
-		// An undeclared xsi: prefix is left untranslated by encoding/xml;
-		// it can only mean the schema-instance namespace.
-		if a.Name.Local == local && (a.Name.Space == space || space == NamespaceXSI && a.Name.Space == "xsi") {
-			return a.Value
-		}
-	}
-	return ""
+	return string(dc.buf), nil
 }
 
 func isEnvelopeNS(ns string) bool { return ns == NamespaceSOAP11 || ns == NamespaceSOAP12 }
 
-func atoi(s string) int {
+func atoi(s []byte) int {
 	n := 0
 	for i := 0; i < len(s) && i < 9; i++ {
 		if s[i] < '0' || s[i] > '9' {

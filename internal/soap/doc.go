@@ -15,14 +15,25 @@
 // packet's answer is a ValueTable with one ResultCode/ResultData row per
 // input row, in input order; see Response.Rows.
 //
+// The decoder takes the whole message in memory and walks it with its own
+// streaming XML tokenizer (xmltok.go), which checks XML 1.0
+// well-formedness and slices names and text out of the message rather than
+// copying them: a result allocates little more than the strings it keeps.
+//
 // # Invariants
 //
 //   - Encoding never produces malformed XML: names are checked, text and
 //     attributes are escaped, and characters XML cannot carry are replaced.
 //   - Decoding hostile input never panics and costs at most a constant
-//     factor of the input's size, which the Client caps: nesting depth,
-//     value count and text length are bounded by Limits, and no DTD or
-//     entity is ever expanded.
+//     factor of the input's size, which the Client caps (Limits.MaxBytes
+//     caps what is read from an io.Reader): nesting depth, value count,
+//     text length, attributes per element and name length are bounded by
+//     Limits. A DOCTYPE is refused, so no DTD is ever read and no entity
+//     is ever expanded: only XML's five predefined entities and character
+//     references are decoded.
+//   - The decoder accepts only well-formed XML 1.0 in UTF-8: one root
+//     element, matched tags, quoted and unique attributes, XML characters
+//     only.
 //   - Every failure of Client.Call is one typed error, and
 //     MayHaveBeenProcessed tells whether the service may have run the
 //     request, which decides whether it may be sent again.

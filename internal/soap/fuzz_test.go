@@ -2,11 +2,17 @@ package soap_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
@@ -26,12 +32,24 @@ func hostileSeeds() []string {
 		`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><m:XResponse xmlns:m="x"><m:return><Property name="ResultCode"><Value>&lol3;</Value></Property></m:return></m:XResponse></soap:Body></soap:Envelope>`
 	head := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><m:XResponse xmlns:m="x"><m:return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Property name="ResultData">`
 	tail := `</Property></m:return></m:XResponse></soap:Body></soap:Envelope>`
+	var attrs, decls strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&attrs, ` a%d="&amp;"`, i)
+		fmt.Fprintf(&decls, ` xmlns:p%d="urn:%d"`, i%200, i)
+	}
 	return []string{
 		laughs,
 		head + strings.Repeat(`<Value xsi:type="Structure"><Property name="a">`, 2000) + tail,
 		head + `<Value xsi:type="ValueTable"` + strings.Repeat(` a`+"x"+`="`+strings.Repeat("y", 1000)+`"`, 1) + `>` + strings.Repeat(`<row>`+strings.Repeat(`<Value/>`, 100)+`</row>`, 100) + `</Value>` + tail,
 		head + `<Value xsi:type="xs:string" big="` + strings.Repeat("z", 100000) + `">x</Value>` + tail,
 		`<` + strings.Repeat("n", 100000) + `/>`,
+		// Too many attributes on one element, then many namespaces in
+		// scope, then a table of empty rows that each cost a slice.
+		head + `<Value` + attrs.String() + `/>` + tail,
+		head + strings.Repeat(`<Value xsi:type="Structure"`+decls.String()[:4000]+`><Property name="a">`, 50) + tail,
+		head + `<Value xsi:type="ValueTable">` + strings.Repeat(`<row/>`, 20000) + `</Value>` + tail,
+		// A message whose every cell is an entity.
+		head + `<Value xsi:type="ValueTable"><column><Name>c</Name><ValueType/></column>` + strings.Repeat(`<row><Value>&#x41;&lt;</Value></row>`, 2000) + `</Value>` + tail,
 	}
 }
 
@@ -52,6 +70,12 @@ func FuzzDecodeResponse(f *testing.F) {
 			f.Add([]byte(s))
 		}
 	}
+	for _, s := range []string{
+		"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!-- c --><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header><h/></soap:Header><soap:Body><m:XResponse xmlns:m=\"x\"><m:return><Property name=\"ResultCode\"><Value><![CDATA[SUCCESS]]></Value></Property></m:return><m:fileData>&#x61;GVsbG8=</m:fileData></m:XResponse></soap:Body></soap:Envelope>\n",
+		`<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><m:X xmlns:m="x"><m:Params xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="ValueTable"><column><Name>a</Name><ValueType><Type>xs:decimal</Type><NumberQualifiers><Digits>5</Digits><FractionDigits>2</FractionDigits><AllowedSign>Nonnegative</AllowedSign></NumberQualifiers></ValueType></column><row><Value> 1.5 </Value></row><row><Value xsi:nil="true"/></row></m:Params></m:X></soap:Body></soap:Envelope>`,
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -68,8 +92,22 @@ func FuzzDecodeResponse(f *testing.F) {
 		} else if resp != nil {
 			t.Fatalf("error %v with a response", err)
 		}
-		// The same bytes read as a request (the sandbox's side) never panic.
-		_, _, _ = soap.DecodeRequest(bytes.NewReader(in), soap.Limits{})
+		// The []byte form reads alike.
+		resp2, err2 := soap.DecodeResponseBytes(in, soap.Limits{})
+		if fmt.Sprint(err) != fmt.Sprint(err2) || !reflect.DeepEqual(resp, resp2) {
+			t.Fatalf("DecodeResponse gives %v, %v; DecodeResponseBytes %v, %v", resp, err, resp2, err2)
+		}
+		// The same bytes read as a request (the sandbox's side) never
+		// panic, within the same bound.
+		runtime.ReadMemStats(&before)
+		_, req, err := soap.DecodeRequest(bytes.NewReader(in), soap.Limits{})
+		runtime.ReadMemStats(&after)
+		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(allocPerByte*len(in)+allocFixed); got > limit {
+			t.Fatalf("decoding %d bytes as a request allocated %d bytes (limit %d)", len(in), got, limit)
+		}
+		if err != nil && req != nil {
+			t.Fatalf("error %v with a request", err)
+		}
 	})
 }
 
@@ -88,4 +126,78 @@ func TestHostileInputsBounded(t *testing.T) {
 			t.Errorf("seed %d: %d bytes allocated for %d input bytes (limit %d)", i, got, len(s), limit)
 		}
 	}
+}
+
+// TestDecodeRejectsWhatXMLForbids covers the well-formedness rules the
+// decoder's tokenizer adds to what encoding/xml checked, at the level of
+// whole messages.
+func TestDecodeRejectsWhatXMLForbids(t *testing.T) {
+	env := func(body string) string {
+		return `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><m:XResponse xmlns:m="x"><m:return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Property name="ResultCode"><Value>SUCCESS</Value></Property>` + body + `</m:return></m:XResponse></soap:Body></soap:Envelope>`
+	}
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, ` b%d=""`, i)
+	}
+	manyAttrs := b.String()
+	ok := env("")
+	_, err := soap.DecodeResponse(strings.NewReader(ok), soap.Limits{})
+	require.NoError(t, err)
+	cases := map[string]string{
+		"DOCTYPE without entities":   `<!DOCTYPE soap:Envelope>` + ok,
+		"declared encoding":          `<?xml version="1.0" encoding="windows-1251"?>` + ok,
+		"trailing garbage":           ok + `garbage`,
+		"a second root":              ok + `<x/>`,
+		"truncated after the body":   strings.TrimSuffix(ok, `</soap:Body></soap:Envelope>`),
+		"unknown entity":             env(`<Property name="a"><Value>&nbsp;</Value></Property>`),
+		"surrogate reference":        env(`<Property name="a"><Value>&#xD800;</Value></Property>`),
+		"duplicate attribute":        env(`<Property name="a" name="b"><Value>x</Value></Property>`),
+		"no space between attrs":     env(`<Property name="a"xsi:nil="true"><Value>x</Value></Property>`),
+		"invalid UTF-8 in a comment": env("<!-- \xff -->"),
+		"control character":          env("<Property name=\"a\"><Value>\x01</Value></Property>"),
+		"too many attributes":        env(`<Property` + manyAttrs + `/>`),
+		"name too long":              env(`<` + strings.Repeat("P", 2000) + `/>`),
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := soap.DecodeResponse(strings.NewReader(in), soap.Limits{})
+			var de *soap.DecodeError
+			require.ErrorAs(t, err, &de)
+			require.True(t, soap.MayHaveBeenProcessed(err))
+		})
+	}
+	// A byte order mark, a declaration, comments and processing
+	// instructions are fine; so is an undeclared xsi: prefix.
+	for _, in := range []string{
+		"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + ok + "\n<!-- end -->\n",
+		env(`<?pi x?><!-- c --><Property name="ResultData"><Value xsi:type="xs:boolean"> true </Value></Property>`),
+		strings.Replace(env(`<Property name="ResultData"><Value xsi:nil="true"/></Property>`), ` xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"`, "", 1),
+	} {
+		resp, err := soap.DecodeResponse(strings.NewReader(in), soap.Limits{})
+		require.NoError(t, err, in)
+		require.Equal(t, "SUCCESS", resp.Code)
+	}
+}
+
+// TestDecodeReaderCap checks Limits.MaxBytes on the io.Reader forms.
+func TestDecodeReaderCap(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, soap.EncodeResponse(&b, soap.SOAP12, &soap.Response{Op: "X", Code: "SUCCESS"}))
+	msg := b.String()
+	lim := soap.Limits{MaxBytes: int64(len(msg))}
+	_, err := soap.DecodeResponse(strings.NewReader(msg), lim)
+	require.NoError(t, err)
+	_, err = soap.DecodeResponse(iotest.OneByteReader(strings.NewReader(msg)), lim)
+	require.NoError(t, err)
+	lim.MaxBytes--
+	_, err = soap.DecodeResponse(strings.NewReader(msg), lim)
+	require.ErrorIs(t, err, soap.ErrResponseTooLarge)
+	_, err = soap.DecodeResponse(bytes.NewBufferString(msg), lim)
+	require.ErrorIs(t, err, soap.ErrResponseTooLarge)
+	_, _, err = soap.DecodeRequest(iotest.OneByteReader(strings.NewReader(msg)), lim)
+	var de *soap.DecodeError
+	require.ErrorAs(t, err, &de)
+	_, err = soap.DecodeResponse(iotest.ErrReader(errors.New("boom")), soap.Limits{})
+	require.ErrorAs(t, err, &de)
+	require.ErrorContains(t, err, "boom")
 }
