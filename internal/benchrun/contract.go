@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
-	"github.com/onec-connect/connect-bridge/internal/emulator"
 )
 
 // contractCeiling is line 1b: the NATS work the worker's contract asks
@@ -24,20 +23,12 @@ import (
 // finishers do. Timed from the first publish to the last reply, like line
 // 2. It is the rate no worker keeping these guarantees can exceed here.
 func contractCeiling(ctx context.Context, n, batch, maxAckPending int) (throughput, error) {
-	e, err := newEnv(emulator.Config{})
+	inbox := nats.NewInbox()
+	e, msgs, err := ceilingEnv(ctx, n, inbox)
 	if err != nil {
 		return throughput{}, err
 	}
 	defer e.Close()
-	users := seedUsers(e, n)
-	inbox := nats.NewInbox()
-	msgs, err := commands("c", users, inbox)
-	if err != nil {
-		return throughput{}, err
-	}
-	if err := e.createCommandStream(ctx); err != nil {
-		return throughput{}, err
-	}
 	if _, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: contract.ResultStream, Subjects: []string{contract.ResultPrefix + ">"},
 		Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute,
@@ -53,22 +44,11 @@ func contractCeiling(ctx context.Context, n, batch, maxAckPending int) (throughp
 	if err != nil {
 		return throughput{}, err
 	}
-	cnc, err := nats.Connect(e.srv.ClientURL(), nats.Name("bench-contract"))
+	cnc, cjs, cons, err := e.consumer(ctx, "bench-contract", maxAckPending)
 	if err != nil {
 		return throughput{}, err
 	}
 	defer cnc.Close()
-	cjs, err := jetstream.New(cnc)
-	if err != nil {
-		return throughput{}, err
-	}
-	cons, err := cjs.CreateOrUpdateConsumer(ctx, contract.CommandStream, jetstream.ConsumerConfig{
-		Durable: "bench-contract", FilterSubject: contract.CommandPrefix + op,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: maxAckPending,
-	})
-	if err != nil {
-		return throughput{}, err
-	}
 	// One result payload of the worker's size, with each command's id.
 	finish := func(ms []jetstream.Msg) error {
 		futs := make([]jetstream.PubAckFuture, 0, len(ms))

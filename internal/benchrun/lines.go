@@ -38,45 +38,67 @@ type throughput struct {
 // Rate is commands per second.
 func (t throughput) Rate() float64 { return float64(t.N) / t.Elapsed.Seconds() }
 
+// ceilingEnv is the world of lines 1 and 1b: a fresh server and
+// sandbox, n commands ready to publish (replies to replyTo) and the command
+// stream.
+func ceilingEnv(ctx context.Context, n int, replyTo string) (*env, []*nats.Msg, error) {
+	e, err := newEnv(emulator.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := commands("c", seedUsers(e, n), replyTo)
+	if err == nil {
+		err = e.createCommandStream(ctx)
+	}
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return e, msgs, nil
+}
+
+// consumer opens a connection of its own and a durable pull consumer of
+// the command stream on it, as a worker's lane has.
+func (e *env) consumer(ctx context.Context, name string, maxAckPending int) (*nats.Conn, jetstream.JetStream, jetstream.Consumer, error) {
+	cnc, err := nats.Connect(e.srv.ClientURL(), nats.Name(name))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cjs, err := jetstream.New(cnc)
+	if err == nil {
+		var cons jetstream.Consumer
+		cons, err = cjs.CreateOrUpdateConsumer(ctx, contract.CommandStream, jetstream.ConsumerConfig{
+			Durable:       name,
+			FilterSubject: contract.CommandPrefix + op,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxAckPending: maxAckPending,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err == nil {
+			return cnc, cjs, cons, nil
+		}
+	}
+	cnc.Close()
+	return nil, nil, nil, err
+}
+
 // brokerCeiling is line 1: the same commands published asynchronously
 // to the same stream, and a pull consumer (started first, on its own
 // connection, like the worker's) that fetches them in batches and
 // acknowledges each; no worker. Timed from the first publish to the last
 // acknowledgement flushed to the server and the stream found empty.
 func brokerCeiling(ctx context.Context, n, batch, maxAckPending int) (throughput, error) {
-	e, err := newEnv(emulator.Config{})
+	e, msgs, err := ceilingEnv(ctx, n, nats.NewInbox())
 	if err != nil {
 		return throughput{}, err
 	}
 	defer e.Close()
-	users := seedUsers(e, n)
-	msgs, err := commands("c", users, nats.NewInbox())
-	if err != nil {
-		return throughput{}, err
-	}
-	if err := e.createCommandStream(ctx); err != nil {
-		return throughput{}, err
-	}
-	cnc, err := nats.Connect(e.srv.ClientURL(), nats.Name("bench-consumer"))
+	cnc, _, cons, err := e.consumer(ctx, "bench-ceiling", maxAckPending)
 	if err != nil {
 		return throughput{}, err
 	}
 	defer cnc.Close()
-	cjs, err := jetstream.New(cnc)
-	if err != nil {
-		return throughput{}, err
-	}
-	cons, err := cjs.CreateOrUpdateConsumer(ctx, contract.CommandStream, jetstream.ConsumerConfig{
-		Durable:       "bench-ceiling",
-		FilterSubject: contract.CommandPrefix + op,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: maxAckPending,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return throughput{}, err
-	}
 	consumed := make(chan error, 1)
 	var end time.Time
 	go func() {
