@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,10 @@ type lane struct {
 	quotaWait time.Time
 	// cautious is until when calls go one at a time (after OUT_OF_LIMIT).
 	cautious time.Time
+	// arrivals measures how fast commands come in; patientUntil is until
+	// when partial packets are held back (see minRows).
+	arrivals     rateMeter
+	patientUntil time.Time
 }
 
 // callOutcome is what one call came back with.
@@ -162,6 +167,7 @@ func (l *lane) accept(es []*entry) {
 		l.pending = e.pending
 	}
 	l.depth.Store(int64(len(l.held)))
+	l.arrivals.add(l.w.now(), len(es))
 	l.w.met.received.With(l.op.Name).Add(float64(len(es)))
 }
 
@@ -194,6 +200,11 @@ func (l *lane) arm(timer *time.Timer) {
 	d, ok := l.b.UntilNext(now)
 	if !ok {
 		d = time.Hour
+	}
+	if until := l.patientUntil.Sub(now); d == 0 && until > 0 {
+		// Partial packets are held back: nothing to do before more
+		// commands come (which wakes the loop) or the window nears its end.
+		d = until
 	}
 	if wait := l.notBefore.Sub(now); wait > d && l.b.Len() > 0 {
 		d = wait
@@ -276,35 +287,74 @@ func (l *lane) concurrency(now time.Time) int {
 
 // minRows decides how full a packet must be to go before it is full.
 // While calls are plentiful a packet goes when its oldest command has
-// waited MaxWait (low latency). When the backlog is more than the calls
-// left in the window can carry at the fill a call would have now, a
-// partial packet would waste a scarce call: only full packets go, until
-// the window is about to end (unused calls are lost then).
+// waited MaxWait (low latency). When the demand until the window ends —
+// the backlog (held here and waiting in the stream) plus what keeps
+// arriving at the recent rate — is more than the calls left can carry at
+// the fill a call would have now, a partial packet would waste a scarce
+// call: only full packets go, until the window is about to end (unused
+// calls are lost then). l.patientUntil says until when it holds back.
 func (l *lane) minRows(now time.Time) int {
+	l.patientUntil = time.Time{}
 	g := l.grant
-	if g.Reset.IsZero() || !now.Before(g.Reset) || l.set.MaxRows <= 1 {
-		return 0 // nothing known of this window yet
+	if g.Reset.IsZero() || l.set.MaxRows <= 1 {
+		return 0 // no grant yet: nothing known of the quota
+	}
+	if length := g.Reset.Sub(g.Start); !now.Before(g.Reset) && length > 0 {
+		// A later window than the last grant's: none of its calls is
+		// known to be spent yet.
+		k := now.Sub(g.Start) / length
+		g.Start = g.Start.Add(k * length)
+		g.Reset, g.Used = g.Start.Add(length), 0
 	}
 	fill := l.b.Ready(now)
 	if fill == 0 || fill >= l.set.MaxRows {
 		return 0
 	}
-	backlog := uint64(l.b.Len()) + l.pending
-	return patience(backlog, g.Remaining(), fill, l.set.MaxRows, g.Reset.Sub(now), time.Duration(l.set.MaxWait))
+	left := g.Reset.Sub(now)
+	demand := float64(uint64(l.b.Len())+l.pending) + l.arrivals.rate(now)*left.Seconds()
+	n, until := patience(demand, g.Remaining(), fill, l.set.MaxRows, left, time.Duration(l.set.MaxWait))
+	if n > 0 {
+		l.patientUntil = now.Add(until)
+	}
+	return n
 }
 
-// patience is minRows's rule, on plain numbers: the backlog, the calls
-// left, the fill of the packet that is due, the packet size, the time left
-// in the window and MaxWait. It returns maxRows to hold partial packets
-// back, 0 to send them.
-func patience(backlog uint64, remaining, fill, maxRows int, left, maxWait time.Duration) int {
-	if left <= 2*maxWait+time.Second {
-		return 0 // the window ends soon: use what is left
+// patience is minRows's rule, on plain numbers: the demand until the
+// window ends, the calls left, the fill of the packet that is due, the
+// packet size, the time left in the window and MaxWait. It returns maxRows
+// to hold partial packets back (and for how long at most), 0 to send them.
+func patience(demand float64, remaining, fill, maxRows int, left, maxWait time.Duration) (int, time.Duration) {
+	endsSoon := 2*maxWait + time.Second
+	if left <= endsSoon {
+		return 0, 0 // the window ends soon: use what is left
 	}
-	if backlog > uint64(remaining)*uint64(fill) {
-		return maxRows
+	if demand > float64(remaining)*float64(fill) {
+		return maxRows, left - endsSoon
 	}
-	return 0
+	return 0, 0
+}
+
+// rateMeter estimates an arrival rate: an exponentially decaying count,
+// with a time constant of rateWindow.
+type rateMeter struct {
+	value float64 // events per second at last
+	last  time.Time
+}
+
+const rateWindow = 30 * time.Second
+
+// add counts n events at now.
+func (m *rateMeter) add(now time.Time, n int) {
+	m.value = m.rate(now) + float64(n)/rateWindow.Seconds()
+	m.last = now
+}
+
+// rate returns the events per second at now.
+func (m *rateMeter) rate(now time.Time) float64 {
+	if m.last.IsZero() {
+		return 0
+	}
+	return m.value * math.Exp(-now.Sub(m.last).Seconds()/rateWindow.Seconds())
 }
 
 // updatePause stops the fetcher while the operation cannot call (quota,
