@@ -113,6 +113,7 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 	dur(&shutdown, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 25*time.Second, "bound on the graceful shutdown [SHUTDOWN_TIMEOUT]")
 	fs.IntVar(&replicas, "replicas", atoiOr(env("STREAM_REPLICAS", "1"), 1), "replicas of the streams and buckets the worker creates [STREAM_REPLICAS]")
 	fs.BoolVar(&retryUnknown, "retry-unknown-outcome", false, "send …Add calls again when their outcome is unknown (may duplicate objects)")
+	fs.BoolVar(&cfg.Worker.Unordered, "unordered", env("UNORDERED", "") == "true", "let every replica work on every operation at once; commands for one object may then be applied out of order [UNORDERED=true]")
 	fs.StringVar(&ops, "operations", env("OPERATIONS", ""), "operations to serve, comma-separated [OPERATIONS]; default all")
 	fs.StringVar(&configFile, "config", env("CONFIG_FILE", ""), "JSON file of per-operation settings and limits [CONFIG_FILE]")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error [LOG_LEVEL]")
