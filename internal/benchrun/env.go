@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
-	"github.com/onec-connect/connect-bridge/internal/daemon"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/quota"
@@ -352,7 +352,7 @@ func (e *env) startWorker(ws workerSettings) (*runningWorker, error) {
 	} else {
 		lim, err = quota.NewLocal(quota.Config{
 			Windows: quota.Windows{Length: time.Hour, Guard: -1},
-			Limits:  quota.Limits{Catalogue: daemon.CatalogueLimits, Override: map[string]int{"*": unlimited}, Reserve: -1},
+			Limits:  quota.Limits{Catalogue: catalog.HourlyLimits, Override: map[string]int{"*": unlimited}, Reserve: -1},
 		})
 	}
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
-	"github.com/onec-connect/connect-bridge/internal/daemon"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/worker"
@@ -401,7 +401,7 @@ func quotaRun(ctx context.Context, windows, limit int, length, guard time.Durati
 	w, err := e.startWorker(workerSettings{Limiter: func(js jetstream.JetStream) (worker.Limiter, error) {
 		return quota.NewShared(ctx, quota.SharedConfig{JetStream: js, Config: quota.Config{
 			Windows: win,
-			Limits:  quota.Limits{Catalogue: daemon.CatalogueLimits, Override: map[string]int{op: limit, "*": unlimited}, Reserve: -1},
+			Limits:  quota.Limits{Catalogue: catalog.HourlyLimits, Override: map[string]int{op: limit, "*": unlimited}, Reserve: -1},
 		}})
 	}})
 	if err != nil {

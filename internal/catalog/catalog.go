@@ -195,3 +195,13 @@ func (op *Operation) Param(name string) (Param, bool) {
 	}
 	return Param{}, false
 }
+
+// HourlyLimits returns op's day and night limits in calls per hour, and
+// whether op is an operation of the API: the form the quota's limits take.
+func HourlyLimits(op string) (day, night int, ok bool) {
+	o, ok := Lookup(op)
+	if !ok {
+		return 0, 0, false
+	}
+	return o.DayLimit, o.NightLimit, true
+}

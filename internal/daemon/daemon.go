@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer client.Close()
 
 	// The quota.
-	limits := quota.Limits{Catalogue: CatalogueLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
+	limits := quota.Limits{Catalogue: catalog.HourlyLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
 	qcfg := quota.Config{Windows: cfg.Quota.Windows, Limits: limits}
 	limiter, err := newLimiter(ctx, nc, cfg, qcfg)
 	if err != nil {
@@ -201,15 +201,6 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 	}
 	return g.Wait()
-}
-
-// CatalogueLimits gives the quota the catalogue's hourly limits.
-func CatalogueLimits(op string) (day, night int, ok bool) {
-	o, ok := catalog.Lookup(op)
-	if !ok {
-		return 0, 0, false
-	}
-	return o.DayLimit, o.NightLimit, true
 }
 
 // newLimiter returns the shared limiter (the ledger in a JetStream bucket),
@@ -268,7 +259,7 @@ func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	limits := quota.Limits{Catalogue: CatalogueLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
+	limits := quota.Limits{Catalogue: catalog.HourlyLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
 	q, err := quota.NewShared(ctx, quota.SharedConfig{Config: quota.Config{Windows: cfg.Quota.Windows, Limits: limits}, JetStream: js, Replicas: cfg.Worker.Replicas})
 	if err != nil {
 		return err

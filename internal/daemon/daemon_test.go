@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/daemon"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
@@ -23,7 +24,7 @@ func TestPrintQuotaShowsTheSharedLedger(t *testing.T) {
 	limits := map[string]int{"ClientUserEdit": 40}
 	q, err := quota.NewShared(ctx, quota.SharedConfig{JetStream: js, Config: quota.Config{
 		Windows: windows,
-		Limits:  quota.Limits{Catalogue: daemon.CatalogueLimits, Override: limits, Reserve: -1},
+		Limits:  quota.Limits{Catalogue: catalog.HourlyLimits, Override: limits, Reserve: -1},
 	}})
 	require.NoError(t, err)
 	now := time.Now()

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
@@ -24,7 +25,7 @@ const window = 2 * time.Second
 func quotaOptions(sandboxLimit, workerLimit int) options {
 	return options{
 		emu: emulator.Config{Window: window, Limits: map[string]int{"ClientUserEdit": sandboxLimit, "*": 1000}},
-		limits: quota.Limits{Catalogue: catalogLimits, Reserve: -1,
+		limits: quota.Limits{Catalogue: catalog.HourlyLimits, Reserve: -1,
 			Override: map[string]int{"ClientUserEdit": workerLimit, "*": 1000}},
 		shared: &quota.Windows{Length: window, Guard: 400 * time.Millisecond, Location: quota.MoscowTime()},
 		worker: func(c *worker.Config) {
@@ -111,7 +112,7 @@ func TestNoCallWhileTheQuotaIsUnreachable(t *testing.T) {
 	_, qjs := natstest.Connect(t, qsrv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	lim, err := quota.NewShared(context.Background(), quota.SharedConfig{JetStream: qjs, Config: quota.Config{
 		Windows: quota.Windows{Length: time.Hour, Guard: -1},
-		Limits:  quota.Limits{Catalogue: catalogLimits, Override: map[string]int{"*": 1000}, Reserve: -1},
+		Limits:  quota.Limits{Catalogue: catalog.HourlyLimits, Override: map[string]int{"*": 1000}, Reserve: -1},
 	}})
 	require.NoError(t, err)
 
@@ -159,7 +160,7 @@ func TestScarceCallsCarryFullPackets(t *testing.T) {
 	clock := func() time.Time { return time.Now().Add(offset) }
 	o := options{
 		emu: emulator.Config{Window: win, Limits: map[string]int{"ClientUserEdit": 2}, Now: clock},
-		limits: quota.Limits{Catalogue: catalogLimits, Reserve: -1,
+		limits: quota.Limits{Catalogue: catalog.HourlyLimits, Reserve: -1,
 			Override: map[string]int{"ClientUserEdit": 2}},
 		shared: &quota.Windows{Length: win, Guard: 200 * time.Millisecond, Location: time.UTC},
 		worker: func(c *worker.Config) {

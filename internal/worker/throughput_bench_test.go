@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
@@ -76,7 +77,7 @@ func benchThroughput(b *testing.B, set worker.OpSettings) {
 	}
 	lim, err := quota.NewLocal(quota.Config{
 		Windows: quota.Windows{Length: time.Hour, Guard: -1},
-		Limits:  quota.Limits{Catalogue: catalogLimits, Override: map[string]int{"*": 1_000_000_000}, Reserve: -1},
+		Limits:  quota.Limits{Catalogue: catalog.HourlyLimits, Override: map[string]int{"*": 1_000_000_000}, Reserve: -1},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -66,7 +66,7 @@ func (b *bundle) startWorker(t *testing.T, o options) {
 	require.NoError(t, err)
 	limits := o.limits
 	if limits.Catalogue == nil {
-		limits = quota.Limits{Catalogue: catalogLimits, Override: map[string]int{"*": 100000}, Reserve: -1}
+		limits = quota.Limits{Catalogue: catalog.HourlyLimits, Override: map[string]int{"*": 100000}, Reserve: -1}
 	}
 	var lim worker.Limiter
 	if o.shared != nil {
@@ -111,14 +111,6 @@ func (b *bundle) startWorker(t *testing.T, o options) {
 	}
 	t.Cleanup(b.stop)
 	waitFor(t, 10*time.Second, "worker ready", func() bool { return w.Ready() == nil })
-}
-
-func catalogLimits(op string) (int, int, bool) {
-	o, ok := catalog.Lookup(op)
-	if !ok {
-		return 0, 0, false
-	}
-	return o.DayLimit, o.NightLimit, true
 }
 
 // waitFor polls cond until it holds or the deadline passes.
