@@ -27,13 +27,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
-	"github.com/onec-connect/connect-bridge/internal/metrics"
-	"github.com/onec-connect/connect-bridge/internal/natsconn"
+		"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 	"github.com/onec-connect/connect-bridge/internal/worker"
@@ -164,7 +165,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	reg := cfg.Worker.Metrics
 	if reg == nil {
-		reg = metrics.NewRegistry()
+		// The process's own series (heap, goroutines, GC, open files,
+		// RSS) beside the worker's: what one watches first on a worker
+		// with a memory limit.
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	wcfg := cfg.Worker
 	wcfg.Conn, wcfg.API, wcfg.Limiter, wcfg.Logger, wcfg.Metrics = nc, client, limiter, log, reg

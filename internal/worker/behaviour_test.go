@@ -351,11 +351,11 @@ func TestProbesAndMetrics(t *testing.T) {
 	require.Equal(t, 200, code, body)
 	waitFor(t, 10*time.Second, "every result counted", func() bool {
 		_, m := get("/metrics")
-		return strings.Contains(m, `connect_worker_results_total{op="ClientUserEdit",code="SUCCESS"} 3`)
+		return strings.Contains(m, `connect_worker_results_total{code="SUCCESS",op="ClientUserEdit"} 3`)
 	})
 	_, m := get("/metrics")
 	for _, want := range []string{
-		`connect_worker_results_total{op="ClientUserEdit",code="INVALID_FIELDS"} 1`,
+		`connect_worker_results_total{code="INVALID_FIELDS",op="ClientUserEdit"} 1`,
 		`connect_worker_commands_received_total{op="ClientUserEdit"} 3`,
 		`connect_worker_api_calls_total{op="ClientUserEdit",outcome="success"}`,
 		`connect_worker_packet_rows_count{op="ClientUserEdit"}`,

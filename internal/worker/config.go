@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
-	"github.com/onec-connect/connect-bridge/internal/metrics"
-	"github.com/onec-connect/connect-bridge/internal/quota"
+		"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
@@ -198,9 +198,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the worker's logs. Defaults to a disabled logger.
 	Logger zerolog.Logger
-	// Metrics receives the worker's metrics. Defaults to a private
-	// registry.
-	Metrics *metrics.Registry
+	// Metrics receives the worker's metrics and serves them at /metrics.
+	// Defaults to a private registry (without the Go and process
+	// collectors, which the process adds).
+	Metrics *prometheus.Registry
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -265,7 +266,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.SweepInterval, 2*time.Second)
 	setDur(&c.ShutdownTimeout, 25*time.Second)
 	if c.Metrics == nil {
-		c.Metrics = metrics.NewRegistry()
+		c.Metrics = prometheus.NewRegistry()
 	}
 	if c.Now == nil {
 		c.Now = time.Now

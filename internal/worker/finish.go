@@ -188,7 +188,7 @@ func (f *finisher) finish(batch []*final) error {
 			// The outcome is stored: a redelivery is answered from it.
 			f.w.log.Warn().Err(err).Str("op", fn.e.op).Str("id", fn.result.ID).Msg("ack failed; the command will be redelivered and answered from its outcome")
 		}
-		f.w.met.results.With(fn.e.op, fn.result.Code).Inc()
+		f.w.met.results.WithLabelValues(f.lane, fn.result.Code).Inc()
 	}
 	return nil
 }

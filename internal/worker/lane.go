@@ -168,7 +168,7 @@ func (l *lane) accept(es []*entry) {
 	}
 	l.depth.Store(int64(len(l.held)))
 	l.arrivals.add(l.w.now(), len(es))
-	l.w.met.received.With(l.op.Name).Add(float64(len(es)))
+	l.w.met.received.WithLabelValues(l.op.Name).Add(float64(len(es)))
 }
 
 // release forgets acknowledged commands: their keys let the next command
@@ -257,7 +257,7 @@ func (l *lane) dispatch(ctx context.Context) {
 		}
 		l.grant = g
 		if !l.quotaWait.IsZero() {
-			l.w.met.quotaWait.With(l.op.Name).Add(now.Sub(l.quotaWait).Seconds())
+			l.w.met.quotaWait.WithLabelValues(l.op.Name).Add(now.Sub(l.quotaWait).Seconds())
 			l.quotaWait = time.Time{}
 		}
 		l.inflight++
@@ -268,8 +268,8 @@ func (l *lane) dispatch(ctx context.Context) {
 				oldest = it.Arrived
 			}
 		}
-		l.w.met.rows.With(l.op.Name).Observe(float64(len(p.Items)))
-		l.w.met.wait.With(l.op.Name).Observe(now.Sub(oldest).Seconds())
+		l.w.met.rows.WithLabelValues(l.op.Name).Observe(float64(len(p.Items)))
+		l.w.met.wait.WithLabelValues(l.op.Name).Observe(now.Sub(oldest).Seconds())
 		go l.call(p)
 	}
 }
@@ -522,9 +522,9 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 	default:
 		outcome = l.failed(now, out, &requeue)
 	}
-	l.w.met.calls.With(l.op.Name, outcome).Inc()
+	l.w.met.calls.WithLabelValues(l.op.Name, outcome).Inc()
 	if out.latency > 0 {
-		l.w.met.latency.With(l.op.Name).Observe(out.latency.Seconds())
+		l.w.met.latency.WithLabelValues(l.op.Name).Observe(out.latency.Seconds())
 	}
 	l.b.Requeue(requeue)
 	ev := l.log.Debug()

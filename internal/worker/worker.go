@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/batcher"
@@ -68,7 +69,6 @@ func New(cfg Config) (*Worker, error) {
 		lanes:   map[string]*lane{},
 	}
 	w.auth.retry = cfg.AuthRetry
-	w.met = newWorkerMetrics(cfg.Metrics, w)
 	for _, name := range cfg.Operations {
 		op, _ := catalog.Lookup(name)
 		set, err := cfg.settings(op)
@@ -80,6 +80,9 @@ func New(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("worker: %s: %w", name, err)
 		}
 		w.lanes[name] = l
+	}
+	if w.met, err = newWorkerMetrics(cfg.Metrics, w); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -214,7 +217,7 @@ func (w *Worker) Handler() http.Handler {
 		}
 		_, _ = rw.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", w.cfg.Metrics.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(w.cfg.Metrics, promhttp.HandlerOpts{}))
 	return mux
 }
 
