@@ -34,7 +34,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
-		"github.com/onec-connect/connect-bridge/internal/natsconn"
+	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 	"github.com/onec-connect/connect-bridge/internal/worker"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
-		"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
