@@ -217,6 +217,6 @@ func TestRun(t *testing.T) {
 	cfg, err = parseConfig([]string{"-s", "nats://u:" + secret + "@127.0.0.1:1", "result", "x"}, env, &bytes.Buffer{})
 	require.NoError(t, err)
 	err = run(ctx, cfg)
-	require.ErrorContains(t, err, "enqueue: connect nats://***@127.0.0.1:1")
+	require.ErrorContains(t, err, "natsconn: connect nats://***@127.0.0.1:1")
 	require.NotContains(t, err.Error(), secret)
 }

@@ -55,9 +55,48 @@ func (l limitList) Set(s string) error {
 	return nil
 }
 
+// byteSize is a flag of a size in bytes: 1048576, 512KiB, 64MiB, 1GiB.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	v, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+// parseBytes reads a size with an optional KiB, MiB or GiB suffix.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("want a size in bytes such as 64MiB, got %q", s)
+	}
+	return v * mult, nil
+}
+
 // parseFlags reads the command line, with environment variables as
-// defaults for the flags that have them.
-func parseFlags(args []string, getenv func(string) string) (daemon.Config, error) {
+// defaults for the flags that have them. For -h it writes the usage to
+// usage and returns flag.ErrHelp.
+//
+// Secrets (passwords, tokens, a NATS URL that may carry credentials) are
+// never flag defaults, so that -h cannot show them: their variables are
+// read after parsing, for the flags not given.
+func parseFlags(args []string, getenv func(string) string, usage io.Writer) (daemon.Config, error) {
 	var cfg daemon.Config
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -67,12 +106,28 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 		}
 		return def
 	}
+	// secretFlags maps a secret flag to its variable, applied after parsing.
+	secretFlags := map[string]struct {
+		p   *string
+		env string
+	}{}
+	secret := func(p *string, name, envName, help string) {
+		fs.StringVar(p, name, "", help)
+		secretFlags[name] = struct {
+			p   *string
+			env string
+		}{p, envName}
+	}
 	var (
 		maxWait, ackWait, shutdown, window, guard time.Duration
 		reserve                                   float64
 		night, tz, logLevel, configFile, ops      string
 		replicas, accountCap                      int
 		retryUnknown, localQuota                  bool
+		replyAllow, secretFields                  string
+		maxDeliver, maxFieldBytes                 int
+		laneBytes, processBytes, cmdMaxBytes      byteSize
+		cmdMaxMsgs                                int64
 		limits                                    = limitList{}
 		parseErr                                  error
 	)
@@ -88,13 +143,13 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 		fs.DurationVar(p, name, d, usage)
 	}
 
-	fs.StringVar(&cfg.NATS.Server, "nats-url", env("NATS_URL", ""), "NATS server URL(s), comma-separated [NATS_URL]; empty starts an embedded JetStream server")
+	secret(&cfg.NATS.Server, "nats-url", "NATS_URL", "NATS server URL(s), comma-separated [NATS_URL]; empty starts an embedded JetStream server")
 	fs.StringVar(&cfg.EmbeddedListen, "embedded-listen", env("EMBEDDED_LISTEN", "127.0.0.1:4222"), "address of the embedded NATS server [EMBEDDED_LISTEN]")
 	fs.StringVar(&cfg.EmbeddedDir, "embedded-dir", env("EMBEDDED_DIR", "data"), "data folder of the embedded NATS server [EMBEDDED_DIR]")
 	fs.StringVar(&cfg.NATS.Creds, "nats-creds", env("NATS_CREDS", ""), "NATS credentials file [NATS_CREDS]")
 	fs.StringVar(&cfg.NATS.User, "nats-user", env("NATS_USER", ""), "NATS user [NATS_USER]")
-	fs.StringVar(&cfg.NATS.Password, "nats-password", env("NATS_PASSWORD", ""), "NATS password [NATS_PASSWORD]")
-	fs.StringVar(&cfg.NATS.Token, "nats-token", env("NATS_TOKEN", ""), "NATS token [NATS_TOKEN]")
+	secret(&cfg.NATS.Password, "nats-password", "NATS_PASSWORD", "NATS password [NATS_PASSWORD]; never printed")
+	secret(&cfg.NATS.Token, "nats-token", "NATS_TOKEN", "NATS token [NATS_TOKEN]; never printed")
 	fs.StringVar(&cfg.NATS.NKey, "nats-nkey", env("NATS_NKEY", ""), "NATS nkey seed file [NATS_NKEY]")
 	fs.StringVar(&cfg.NATS.TLSCert, "nats-tlscert", env("NATS_TLSCERT", ""), "NATS client certificate file [NATS_TLSCERT]")
 	fs.StringVar(&cfg.NATS.TLSKey, "nats-tlskey", env("NATS_TLSKEY", ""), "NATS client key file [NATS_TLSKEY]")
@@ -102,7 +157,7 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 
 	fs.StringVar(&cfg.ConnectURL, "connect-url", env("CONNECT_URL", "https://cus.1c-connect.com/cus/ws/PartnerWebAPI2"), "1C-Connect API endpoint [CONNECT_URL]")
 	fs.StringVar(&cfg.ConnectUser, "connect-user", env("CONNECT_USER", ""), "1C-Connect API user [CONNECT_USER]")
-	fs.StringVar(&cfg.ConnectPassword, "connect-password", env("CONNECT_PASSWORD", ""), "1C-Connect API password [CONNECT_PASSWORD]; prefer the file")
+	secret(&cfg.ConnectPassword, "connect-password", "CONNECT_PASSWORD", "1C-Connect API password [CONNECT_PASSWORD]; never printed; prefer the file")
 	fs.StringVar(&cfg.ConnectPasswordFile, "connect-password-file", env("CONNECT_PASSWORD_FILE", ""), "file holding the 1C-Connect API password [CONNECT_PASSWORD_FILE]")
 	fs.StringVar(&cfg.ConnectCA, "connect-ca", env("CONNECT_CA", ""), "PEM file of extra CAs for the API's TLS [CONNECT_CA]")
 	fs.BoolVar(&cfg.SOAP12, "soap12", env("CONNECT_SOAP12", "") == "true", "speak SOAP 1.2 instead of 1.1 [CONNECT_SOAP12=true]")
@@ -118,6 +173,23 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 	fs.StringVar(&configFile, "config", env("CONFIG_FILE", ""), "JSON file of per-operation settings and limits [CONFIG_FILE]")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error [LOG_LEVEL]")
 
+	fs.StringVar(&replyAllow, "reply-allow", env("REPLY_ALLOW", "_INBOX.>,connect.reply.>"), "subjects a command may name in Connect-Reply-To, comma-separated, NATS wildcards allowed [REPLY_ALLOW]; $-subjects and the worker's own are never allowed")
+	fs.IntVar(&maxDeliver, "max-deliver", atoiOr(env("MAX_DELIVER", "10"), 10), "deliveries of a command before it is answered POISON without being read [MAX_DELIVER]")
+	bytesFlag := func(p *byteSize, name, envName, def, usage string) {
+		v, err := parseBytes(env(envName, def))
+		if err != nil {
+			parseErr = fmt.Errorf("%s: %w", envName, err)
+		}
+		*p = byteSize(v)
+		fs.Var(p, name, usage)
+	}
+	bytesFlag(&laneBytes, "lane-bytes", "LANE_BYTES", "64MiB", "memory the commands held by one operation may take [LANE_BYTES]")
+	bytesFlag(&processBytes, "process-bytes", "PROCESS_BYTES", "256MiB", "memory the commands held by all operations may take [PROCESS_BYTES]")
+	bytesFlag(&cmdMaxBytes, "cmd-max-bytes", "CMD_MAX_BYTES", "1GiB", "size of the command stream; when full, publishes are refused [CMD_MAX_BYTES]")
+	fs.Int64Var(&cmdMaxMsgs, "cmd-max-msgs", int64(atoiOr(env("CMD_MAX_MSGS", "1000000"), 1000000)), "commands the command stream holds; when full, publishes are refused [CMD_MAX_MSGS]")
+	fs.IntVar(&maxFieldBytes, "max-field-bytes", atoiOr(env("MAX_FIELD_BYTES", "0"), 0), "longest string or binary field of an operation whose parameters are not known [MAX_FIELD_BYTES]; 0 for the catalogue's default")
+	fs.StringVar(&secretFields, "secret-fields", env("SECRET_FIELDS", "Password"), "fields whose values are redacted in dead letters, logs and errors, comma-separated [SECRET_FIELDS]; the catalogue's secret fields are always redacted")
+
 	dur(&window, "quota-window", "QUOTA_WINDOW", time.Hour, "length of a quota window [QUOTA_WINDOW]")
 	dur(&guard, "quota-guard", "QUOTA_GUARD", 2*time.Second, "call-free interval at each window boundary [QUOTA_GUARD]")
 	fs.Float64Var(&reserve, "quota-reserve", atofOr(env("QUOTA_RESERVE", "0.1"), 0.1), "share of each limit left to the account's other clients [QUOTA_RESERVE]")
@@ -129,12 +201,18 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fmt.Fprintln(os.Stderr, "Usage: worker [flags]\n\nFlags (environment variables in brackets):")
+			fs.SetOutput(usage)
+			fmt.Fprintln(usage, "Usage: worker [flags]\n       worker quota [flags]   print the shared quota ledger of this window\n\nFlags (environment variables in brackets):")
 			fs.PrintDefaults()
-			os.Exit(0)
 		}
 		return cfg, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, sf := range secretFlags {
+		if !given[name] {
+			*sf.p = getenv(sf.env)
+		}
 	}
 	if parseErr != nil {
 		return cfg, parseErr
@@ -149,16 +227,17 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 	cfg.Logger = zerolog.New(os.Stdout).Level(level).With().Timestamp().Logger()
 
 	w := &cfg.Worker
+	w.ReplyAllow = splitList(replyAllow)
+	w.SecretFields = splitList(secretFields)
+	w.MaxDeliver, w.MaxFieldBytes = maxDeliver, maxFieldBytes
+	w.LaneBytes, w.ProcessBytes = int64(laneBytes), int64(processBytes)
+	w.CommandLimits.MaxBytes, w.CommandLimits.MaxMsgs = int64(cmdMaxBytes), cmdMaxMsgs
 	w.Defaults.MaxWait = worker.Duration(maxWait)
 	w.AckWait, w.ShutdownTimeout, w.Replicas = ackWait, shutdown, replicas
 	if retryUnknown {
 		w.Defaults.RetryUnknownOutcome = &retryUnknown
 	}
-	if ops != "" {
-		for _, op := range strings.Split(ops, ",") {
-			w.Operations = append(w.Operations, strings.TrimSpace(op))
-		}
-	}
+	w.Operations = splitList(ops)
 	if configFile != "" {
 		b, err := os.ReadFile(configFile)
 		if err != nil {
@@ -206,6 +285,17 @@ func parseFlags(args []string, getenv func(string) string) (daemon.Config, error
 		cfg.Quota.Reserve = -1 // an explicit 0 means no reserve
 	}
 	return cfg, nil
+}
+
+// splitList reads a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func atoiOr(s string, def int) int {

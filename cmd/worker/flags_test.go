@@ -1,8 +1,11 @@
 package main
 
 import (
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +23,7 @@ func TestParseFlags(t *testing.T) {
 		"STREAM_REPLICAS":       "3",
 	}
 	getenv := func(k string) string { return env[k] }
-	cfg, err := parseFlags([]string{"--limit", "ClientUserEdit=40", "--limit", "*=100", "--quota-window", "10s", "--quota-guard", "500ms", "--quota-reserve", "0"}, getenv)
+	cfg, err := parseFlags([]string{"--limit", "ClientUserEdit=40", "--limit", "*=100", "--quota-window", "10s", "--quota-guard", "500ms", "--quota-reserve", "0"}, getenv, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, "nats://nats:4222", cfg.NATS.Server)
 	require.Equal(t, "/run/secrets/password", cfg.ConnectPasswordFile)
@@ -34,7 +37,7 @@ func TestParseFlags(t *testing.T) {
 	require.Equal(t, "Europe/Moscow", cfg.Quota.Windows.Location.String())
 
 	// A flag beats its environment variable.
-	cfg, err = parseFlags([]string{"--max-wait", "5s"}, getenv)
+	cfg, err = parseFlags([]string{"--max-wait", "5s"}, getenv, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, worker.Duration(5*time.Second), cfg.Worker.Defaults.MaxWait)
 }
@@ -47,14 +50,14 @@ func TestParseFlagsConfigFile(t *testing.T) {
 		"operations": {"ClientUserEdit": {"max_rows": 50, "max_wait": "200ms"}},
 		"limits": {"ServiceRequestAdd": 40}
 	}`), 0o600))
-	cfg, err := parseFlags([]string{"--config", path, "--limit", "ServiceRequestAdd=10"}, func(string) string { return "" })
+	cfg, err := parseFlags([]string{"--config", path, "--limit", "ServiceRequestAdd=10"}, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, worker.Duration(time.Second), cfg.Worker.Defaults.MaxWait, "the file's default beats the built-in one")
 	require.Equal(t, 500, cfg.Worker.Defaults.MaxPending)
 	require.Equal(t, 50, cfg.Worker.Ops["ClientUserEdit"].MaxRows)
 	require.Equal(t, 10, cfg.Quota.Limits["ServiceRequestAdd"], "a --limit flag beats the file")
 
-	cfg, err = parseFlags([]string{"--config", path, "--max-wait", "3s"}, func(string) string { return "" })
+	cfg, err = parseFlags([]string{"--config", path, "--max-wait", "3s"}, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, worker.Duration(3*time.Second), cfg.Worker.Defaults.MaxWait, "a flag beats the file")
 }
@@ -76,7 +79,7 @@ func TestParseFlagsRejects(t *testing.T) {
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseFlags(args, func(string) string { return "" })
+			_, err := parseFlags(args, func(string) string { return "" }, io.Discard)
 			require.Error(t, err)
 		})
 	}
@@ -85,6 +88,41 @@ func TestParseFlagsRejects(t *testing.T) {
 			return "soon"
 		}
 		return ""
-	})
+	}, io.Discard)
 	require.ErrorContains(t, err, "MAX_WAIT")
+}
+
+// TestHelpShowsNoSecret sets every secret the worker reads from the
+// environment and checks that -h prints none of them, while the settings
+// still reach the config.
+func TestHelpShowsNoSecret(t *testing.T) {
+	env := map[string]string{
+		"CONNECT_PASSWORD": "api-secret-Zq81",
+		"NATS_PASSWORD":    "nats-secret-Xw44",
+		"NATS_TOKEN":       "nats-token-Vb07",
+		"NATS_URL":         "nats://svc:url-secret-Kp33@nats:4222",
+		"NATS_USER":        "svc",
+	}
+	getenv := func(k string) string { return env[k] }
+	var help strings.Builder
+	_, err := parseFlags([]string{"-h"}, getenv, &help)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	require.Contains(t, help.String(), "-connect-password", "the usage was printed")
+	for name, v := range env {
+		if name == "NATS_USER" {
+			continue
+		}
+		require.NotContains(t, help.String(), v, "%s shown by -h", name)
+		require.NotContains(t, help.String(), "url-secret", "%s shown by -h", name)
+	}
+
+	cfg, err := parseFlags(nil, getenv, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "api-secret-Zq81", cfg.ConnectPassword)
+	require.Equal(t, "nats-secret-Xw44", cfg.NATS.Password)
+	require.Equal(t, "nats-token-Vb07", cfg.NATS.Token)
+	require.Equal(t, env["NATS_URL"], cfg.NATS.Server)
+	cfg, err = parseFlags([]string{"--nats-password", "from-flag"}, getenv, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "from-flag", cfg.NATS.Password, "a flag beats its variable")
 }

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -24,7 +26,10 @@ func main() {
 	if len(args) > 0 && args[0] == "quota" {
 		args, quota = args[1:], true
 	}
-	cfg, err := parseFlags(args, os.Getenv)
+	cfg, err := parseFlags(args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(2)

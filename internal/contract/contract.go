@@ -49,6 +49,11 @@ const (
 	HeaderDLQReason  = "Connect-Dlq-Reason"
 	HeaderDLQCode    = "Connect-Dlq-Code"
 	HeaderDLQSubject = "Connect-Dlq-Subject"
+	// HeaderDLQTruncated says that a dead letter's payload was cut to fit
+	// the server's max payload, or left out, and how much;
+	// HeaderDLQHeadersDropped how many original headers did not fit.
+	HeaderDLQTruncated      = "Connect-Dlq-Truncated"
+	HeaderDLQHeadersDropped = "Connect-Dlq-Headers-Dropped"
 )
 
 // ContentTypeJSON is the Content-Type of JSON payloads.
@@ -73,6 +78,13 @@ const (
 	// CodeSOAPFault: the service raised an exception on this command alone,
 	// every time it was sent.
 	CodeSOAPFault = "SOAP_FAULT"
+	// CodeReplyRefused: the Connect-Reply-To header names a subject the
+	// worker may not publish to (not within the allow-list, a '$' subject,
+	// one of the worker's own); Error says why. The command is not run.
+	CodeReplyRefused = "REPLY_REFUSED"
+	// CodePoison: the command was delivered MaxDeliver times without
+	// getting a result (workers died holding it); it is not read again.
+	CodePoison = "POISON"
 	// CodeResultTooLarge: the API answered, but its data is larger than a
 	// NATS message may be; Error says how large. Narrow the read (e.g. with
 	// ChangedFrom or a filter) and send it again.

@@ -119,11 +119,12 @@ func Run(ctx context.Context, cfg Config) error {
 	flags := cfg.NATS
 	flags.Server = natsURL
 	flags.Name = "connect-worker"
-	opts, err := natsconn.ConnectOptions(flags)
-	if err != nil {
-		return fmt.Errorf("daemon: NATS: %w", err)
-	}
-	opts = append(opts,
+	// closed is closed when the connection is closed for good (the server
+	// refusing the client, a protocol error): then the process exits with
+	// an error, so that the orchestrator restarts it, instead of living on
+	// without NATS.
+	closed := make(chan struct{})
+	extra := []nats.Option{
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn().AnErr("reason", err).Msg("NATS disconnected")
@@ -131,8 +132,9 @@ func Run(ctx context.Context, cfg Config) error {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("NATS reconnected")
 		}),
-	)
-	nc, err := connectRetry(ctx, natsURL, opts, log)
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+	}
+	nc, err := connectRetry(ctx, flags, extra, log)
 	if err != nil {
 		return err
 	}
@@ -181,6 +183,18 @@ func Run(ctx context.Context, cfg Config) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error {
+		select {
+		case <-closed:
+			err := nc.LastError()
+			if err == nil {
+				err = errors.New("closed")
+			}
+			return fmt.Errorf("daemon: the NATS connection was closed for good: %w", err)
+		case <-gctx.Done():
+			return nil
+		}
+	})
 	if cfg.HTTPListen != "off" {
 		listen := cfg.HTTPListen
 		if listen == "" {
@@ -251,13 +265,9 @@ func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
 	flags := cfg.NATS
 	flags.Server = url
 	flags.Name = "connect-worker-quota"
-	opts, err := natsconn.ConnectOptions(flags)
+	nc, err := natsconn.Connect(flags)
 	if err != nil {
-		return err
-	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return fmt.Errorf("daemon: connect to NATS: %w", err)
+		return fmt.Errorf("daemon: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -361,18 +371,23 @@ func startEmbedded(listen, dir string) (*server.Server, error) {
 }
 
 // connectRetry connects to NATS, trying again until ctx ends: on
-// Kubernetes the worker may start before NATS is reachable.
-func connectRetry(ctx context.Context, url string, opts []nats.Option, log zerolog.Logger) (*nats.Conn, error) {
+// Kubernetes the worker may start before NATS is reachable. It goes
+// through natsconn, whose errors never quote a secret.
+func connectRetry(ctx context.Context, flags natsconn.ConnFlags, extra []nats.Option, log zerolog.Logger) (*nats.Conn, error) {
 	delay := 250 * time.Millisecond
 	for {
-		nc, err := nats.Connect(url, opts...)
+		nc, err := natsconn.Connect(flags, extra...)
 		if err == nil {
 			return nc, nil
+		}
+		var bad *natsconn.SettingsError
+		if errors.As(err, &bad) {
+			return nil, fmt.Errorf("daemon: NATS: %w", err) // trying again cannot help
 		}
 		log.Warn().Err(err).Dur("retry_in", delay).Msg("connecting to NATS failed")
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("daemon: connect to NATS: %w", err)
+			return nil, fmt.Errorf("daemon: %w", err)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 5*time.Second)

@@ -31,6 +31,10 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the server to accept clients.
 	// Defaults to 10s.
 	ReadyTimeout time.Duration
+	// Tune, when set, adjusts the server's options last, before it starts:
+	// users and permissions, limits (tests of authentication and of
+	// hostile clients).
+	Tune func(*server.Options)
 }
 
 // ClusterConfig makes a server one node of a cluster.
@@ -72,6 +76,9 @@ func Start(cfg Config) (*server.Server, error) {
 			return nil, err
 		}
 		opts.Routes = routes
+	}
+	if cfg.Tune != nil {
+		cfg.Tune(opts)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -53,10 +53,26 @@ type ConnFlags struct {
 // DefaultServer is the server ConnFlags.Server defaults to.
 const DefaultServer = nats.DefaultURL
 
+// SettingsError is a problem with the connection settings themselves (two
+// ways to authenticate, a missing file): connecting again cannot help.
+type SettingsError struct{ Err error }
+
+func (e *SettingsError) Error() string { return e.Err.Error() }
+func (e *SettingsError) Unwrap() error { return e.Err }
+
 // ConnectOptions checks f and returns the options that connect with it.
 // Files named by f must exist and be readable; a missing one is named by
-// its path. Errors never hold a password, token or seed.
+// its path. Errors are *SettingsError and never hold a password, token or
+// seed.
 func ConnectOptions(f ConnFlags) ([]nats.Option, error) {
+	opts, err := connectOptions(f)
+	if err != nil {
+		return nil, &SettingsError{Err: err}
+	}
+	return opts, nil
+}
+
+func connectOptions(f ConnFlags) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name(cmp.Or(f.Name, DefaultName)),
 		nats.Timeout(cmp.Or(f.Timeout, 5*time.Second)),
@@ -77,13 +93,13 @@ func ConnectOptions(f ConnFlags) ([]nats.Option, error) {
 		methods = append(methods, "--token")
 	}
 	if len(methods) > 1 {
-		return nil, fmt.Errorf("enqueue: connection: %s are exclusive, give one", strings.Join(methods, ", "))
+		return nil, fmt.Errorf("natsconn: %s are exclusive, give one", strings.Join(methods, ", "))
 	}
 	switch {
 	case f.Password != "" && f.User == "":
-		return nil, errors.New("enqueue: connection: --password is set but --user is empty")
+		return nil, errors.New("natsconn: --password is set but --user is empty")
 	case f.User != "" && f.Password == "":
-		return nil, errors.New("enqueue: connection: --user is set but --password is empty")
+		return nil, errors.New("natsconn: --user is set but --password is empty")
 	case f.User != "":
 		// Kept inside the option only: never formatted anywhere.
 		opts = append(opts, nats.UserInfo(f.User, f.Password))
@@ -101,13 +117,13 @@ func ConnectOptions(f ConnFlags) ([]nats.Option, error) {
 		o, err := nats.NkeyOptionFromSeed(f.NKey)
 		if err != nil {
 			// nats names the problem, never the seed.
-			return nil, fmt.Errorf("enqueue: connection: nkey seed file %q: %w", f.NKey, err)
+			return nil, fmt.Errorf("natsconn: nkey seed file %q: %w", f.NKey, err)
 		}
 		opts = append(opts, o)
 	}
 
 	if (f.TLSCert == "") != (f.TLSKey == "") {
-		return nil, errors.New("enqueue: connection: --tlscert and --tlskey go together")
+		return nil, errors.New("natsconn: --tlscert and --tlskey go together")
 	}
 	if f.TLSCert != "" {
 		if err := readable("TLS certificate", f.TLSCert); err != nil {
@@ -136,7 +152,7 @@ func readable(what, path string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err // the path is said once, below
 		}
-		return fmt.Errorf("enqueue: connection: %s file %q: %w", what, path, err)
+		return fmt.Errorf("natsconn: %s file %q: %w", what, path, err)
 	}
 	return fh.Close()
 }
@@ -154,7 +170,7 @@ func Connect(f ConnFlags, extra ...nats.Option) (*nats.Conn, error) {
 		// nats.go quotes a URL that does not parse, user info included;
 		// the message is rebuilt without any secret.
 		return nil, &redactedError{
-			msg: fmt.Sprintf("enqueue: connect %s: %s", RedactURL(server), scrub(err.Error(), f, server)),
+			msg: fmt.Sprintf("natsconn: connect %s: %s", RedactURL(server), scrub(err.Error(), f, server)),
 			err: err,
 		}
 	}

@@ -105,7 +105,7 @@ func TestConnectKeepsSecrets(t *testing.T) {
 			_, err := natsconn.Connect(tc.flags)
 			require.Error(t, err)
 			require.NotContains(t, err.Error(), tc.secret)
-			require.Contains(t, err.Error(), "enqueue: connect ")
+			require.Contains(t, err.Error(), "natsconn: connect ")
 		})
 	}
 }

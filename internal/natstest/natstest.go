@@ -27,6 +27,21 @@ func Server(t testing.TB) *server.Server {
 	return s
 }
 
+// ServerWith starts a server like Server, its options adjusted by tune
+// (authentication, limits), on port (-1: a random free one).
+func ServerWith(t testing.TB, port int, storeDir string, tune func(*server.Options)) *server.Server {
+	t.Helper()
+	if storeDir == "" {
+		storeDir = t.TempDir()
+	}
+	s, err := embednats.Start(embednats.Config{Port: port, StoreDir: storeDir, Tune: tune})
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
 // Connect opens a client connection to url, closed when the test ends.
 func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -41,13 +42,17 @@ type SharedConfig struct {
 type Shared struct {
 	w      Windows
 	l      Limits
-	kv     jetstream.KeyValue
+	js     jetstream.JetStream
+	kvCfg  jetstream.KeyValueConfig
 	bucket string
 
-	mu sync.Mutex // protects full
+	mu sync.Mutex // protects kv, full, recreated
+	kv jetstream.KeyValue
 	// full caches, per operation, the start of a window known to be spent:
 	// a window never becomes unspent, so asking again is not needed.
 	full map[string]time.Time
+	// recreated is when the bucket was last created again (see recreate).
+	recreated time.Time
 }
 
 // entry is the value of one ledger key.
@@ -78,18 +83,64 @@ func NewShared(ctx context.Context, cfg SharedConfig) (*Shared, error) {
 	// Keys of past windows expire by themselves; two windows of history
 	// are kept for `worker quota` and for replicas whose clocks lag.
 	ttl := max(2*w.Length+w.Guard, time.Minute)
-	kv, err := cfg.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kvCfg := jetstream.KeyValueConfig{
 		Bucket:      cfg.Bucket,
 		Description: "Calls of the 1C-Connect API per operation and window, shared by all workers",
 		TTL:         ttl,
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		History:     1,
-	})
+	}
+	kv, err := cfg.JetStream.CreateOrUpdateKeyValue(ctx, kvCfg)
 	if err != nil {
 		return nil, fmt.Errorf("quota: bucket %s: %w", cfg.Bucket, err)
 	}
-	return &Shared{w: w, l: l, kv: kv, bucket: cfg.Bucket, full: map[string]time.Time{}}, nil
+	return &Shared{w: w, l: l, js: cfg.JetStream, kvCfg: kvCfg, kv: kv, bucket: cfg.Bucket, full: map[string]time.Time{}}, nil
+}
+
+// recreateEvery bounds how often a missing bucket is created again.
+const recreateEvery = time.Second
+
+// bucketGone reports an error that a deleted bucket gives (no stream
+// answers its subjects); a stream without a leader gives it too, for a
+// moment.
+func bucketGone(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+// recreate creates the bucket again after err, when err says it is gone,
+// at most once per recreateEvery; it reports whether it did, so that the
+// caller tries once more. Creating a bucket that exists changes nothing,
+// so a leader election mistaken for a deletion does no harm. Ledger keys
+// lost with a deleted bucket are lost: the window's calls count from 0
+// again, and the API's OUT_OF_LIMIT is then what stops them.
+func (q *Shared) recreate(ctx context.Context, err error, now time.Time) bool {
+	if !bucketGone(err) {
+		return false
+	}
+	q.mu.Lock()
+	if !q.recreated.IsZero() && now.Sub(q.recreated) < recreateEvery && now.After(q.recreated) {
+		q.mu.Unlock()
+		return false
+	}
+	q.recreated = now
+	q.mu.Unlock()
+	kv, err := q.js.CreateOrUpdateKeyValue(ctx, q.kvCfg)
+	if err != nil {
+		return false
+	}
+	q.mu.Lock()
+	q.kv = kv
+	q.mu.Unlock()
+	return true
+}
+
+// store returns the bucket in use.
+func (q *Shared) store() jetstream.KeyValue {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.kv
 }
 
 // Windows returns the calendar in effect, defaults applied.
@@ -124,7 +175,7 @@ func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, err
 		return g, nil
 	}
 	if q.l.AccountCap > 0 {
-		ok, _, err := q.increment(ctx, accountKey(start), q.l.AccountCap)
+		ok, _, err := q.increment(ctx, accountKey(start), q.l.AccountCap, now)
 		if errors.Is(err, ErrBusy) {
 			g.RetryAt = now.Add(time.Duration(1+rand.IntN(20)) * time.Millisecond)
 			return g, nil
@@ -137,7 +188,7 @@ func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, err
 			return g, nil
 		}
 	}
-	ok, used, err := q.increment(ctx, key(op, start), limit)
+	ok, used, err := q.increment(ctx, key(op, start), limit, now)
 	if errors.Is(err, ErrBusy) {
 		// Contended past the retries: not a failure of the ledger; ask
 		// again in a moment, at a random offset so replicas spread out.
@@ -159,9 +210,9 @@ func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, err
 
 // increment adds one call to the key if it is below limit and not
 // exhausted. It reports whether it did, and the calls counted.
-func (q *Shared) increment(ctx context.Context, k string, limit int) (bool, int, error) {
+func (q *Shared) increment(ctx context.Context, k string, limit int, now time.Time) (bool, int, error) {
 	for range casRetries {
-		cur, rev, err := q.get(ctx, k)
+		cur, rev, err := q.get(ctx, k, now)
 		if err != nil {
 			return false, 0, err
 		}
@@ -169,7 +220,7 @@ func (q *Shared) increment(ctx context.Context, k string, limit int) (bool, int,
 			return false, cur.Used, nil
 		}
 		cur.Used++
-		ok, err := q.put(ctx, k, cur, rev)
+		ok, err := q.put(ctx, k, cur, rev, now)
 		if err != nil {
 			return false, 0, err
 		}
@@ -186,7 +237,7 @@ func (q *Shared) Exhausted(ctx context.Context, op string, now time.Time) error 
 	start := q.w.Start(now)
 	k := key(op, start)
 	for range casRetries {
-		cur, rev, err := q.get(ctx, k)
+		cur, rev, err := q.get(ctx, k, now)
 		if err != nil {
 			return err
 		}
@@ -195,7 +246,7 @@ func (q *Shared) Exhausted(ctx context.Context, op string, now time.Time) error 
 			return nil
 		}
 		cur.Exhausted = true
-		ok, err := q.put(ctx, k, cur, rev)
+		ok, err := q.put(ctx, k, cur, rev, now)
 		if err != nil {
 			return err
 		}
@@ -207,9 +258,13 @@ func (q *Shared) Exhausted(ctx context.Context, op string, now time.Time) error 
 	return ErrBusy
 }
 
-// get reads a key; a missing key is a zero entry at revision 0.
-func (q *Shared) get(ctx context.Context, k string) (entry, uint64, error) {
-	e, err := q.kv.Get(ctx, k)
+// get reads a key; a missing key is a zero entry at revision 0. A bucket
+// that is gone is created again (see recreate).
+func (q *Shared) get(ctx context.Context, k string, now time.Time) (entry, uint64, error) {
+	e, err := q.store().Get(ctx, k)
+	if err != nil && q.recreate(ctx, err, now) {
+		e, err = q.store().Get(ctx, k)
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return entry{}, 0, nil
@@ -225,13 +280,20 @@ func (q *Shared) get(ctx context.Context, k string) (entry, uint64, error) {
 
 // put writes a key if it is still at revision rev (0: if it does not
 // exist). It reports false when another writer came first.
-func (q *Shared) put(ctx context.Context, k string, v entry, rev uint64) (bool, error) {
+func (q *Shared) put(ctx context.Context, k string, v entry, rev uint64, now time.Time) (bool, error) {
 	b, _ := json.Marshal(v)
-	var err error
-	if rev == 0 {
-		_, err = q.kv.Create(ctx, k, b)
-	} else {
-		_, err = q.kv.Update(ctx, k, b, rev)
+	write := func() error {
+		var err error
+		if rev == 0 {
+			_, err = q.store().Create(ctx, k, b)
+		} else {
+			_, err = q.store().Update(ctx, k, b, rev)
+		}
+		return err
+	}
+	err := write()
+	if err != nil && q.recreate(ctx, err, now) {
+		err = write()
 	}
 	switch {
 	case err == nil:
@@ -281,7 +343,7 @@ func (q *Shared) Status(ctx context.Context, ops []string, now time.Time) ([]Sta
 		if err != nil {
 			return nil, err
 		}
-		cur, _, err := q.get(ctx, key(op, start))
+		cur, _, err := q.get(ctx, key(op, start), now)
 		if err != nil {
 			return nil, err
 		}

@@ -156,3 +156,30 @@ func TestSharedFailsClosedAndRecovers(t *testing.T) {
 	require.True(t, g.OK)
 	require.Equal(t, 2, g.Used, "the ledger kept its count across the restart")
 }
+
+// TestSharedRecreatesADeletedBucket deletes the ledger's bucket under a
+// limiter: the next Take creates it again and grants, instead of failing
+// until a restart.
+func TestSharedRecreatesADeletedBucket(t *testing.T) {
+	srv := natstest.Server(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx := context.Background()
+	q, err := quota.NewShared(ctx, sharedConfig(js, 5))
+	require.NoError(t, err)
+	g, err := q.Take(ctx, "ClientUserEdit", mid)
+	require.NoError(t, err)
+	require.True(t, g.OK)
+	require.Equal(t, 1, g.Used)
+
+	require.NoError(t, js.DeleteKeyValue(ctx, quota.DefaultBucket))
+	g, err = q.Take(ctx, "ClientUserEdit", mid.Add(time.Second))
+	require.NoError(t, err, "the bucket is created again")
+	require.True(t, g.OK)
+	require.Equal(t, 1, g.Used, "the deleted ledger's calls are lost with it")
+	_, err = js.KeyValue(ctx, quota.DefaultBucket)
+	require.NoError(t, err)
+	require.NoError(t, q.Exhausted(ctx, "ClientUserEdit", mid.Add(2*time.Second)))
+	g, err = q.Take(ctx, "ClientUserEdit", mid.Add(3*time.Second))
+	require.NoError(t, err)
+	require.False(t, g.OK)
+}

@@ -87,7 +87,11 @@ type OpSettings struct {
 	// process (OUT_OF_LIMIT, short result tables, refused credentials) do
 	// not count. Defaults to 5.
 	MaxAttempts int `json:"max_attempts,omitempty"`
-	// CallTimeout bounds one API call. Defaults to 60s.
+	// CallTimeout bounds one API call. Defaults to 60s, and is never more
+	// than the shutdown timeout less 5s (20s with the default shutdown
+	// timeout), so that a call in flight at shutdown ends in time for its
+	// result to be recorded: raise ShutdownTimeout (and the pod's grace
+	// period) for longer calls.
 	CallTimeout Duration `json:"call_timeout,omitempty"`
 	// RetryUnknownOutcome lets calls that are not safe to repeat (the
 	// …Add operations, sends) be sent again when their outcome is unknown,
@@ -138,6 +142,17 @@ func (s OpSettings) Merge(def OpSettings) OpSettings {
 	return s
 }
 
+// StreamLimits bound a stream. Zero fields take the defaults given.
+type StreamLimits struct {
+	// MaxBytes bounds the stream's size. Defaults to 1 GiB.
+	MaxBytes int64
+	// MaxMsgs bounds its messages. Defaults to 1,000,000.
+	MaxMsgs int64
+	// MaxMsgSize bounds one message (payload and headers). Defaults to
+	// the server's max payload (-1).
+	MaxMsgSize int32
+}
+
 // Config configures a Worker. Zero fields take the defaults given.
 type Config struct {
 	// Conn is the NATS connection; the caller owns it and closes it after
@@ -166,6 +181,36 @@ type Config struct {
 	Replicas int
 	// DuplicateWindow of the command stream. Defaults to 10m.
 	DuplicateWindow time.Duration
+	// CommandLimits bound the command stream; when it is full, a
+	// producer's publish is refused (the stream discards new messages,
+	// never queued ones).
+	CommandLimits StreamLimits
+	// ReplyAllow lists the subjects (NATS wildcards allowed) a command may
+	// name in Connect-Reply-To. Defaults to "_INBOX.>" and
+	// "connect.reply.>". Subjects starting with '$' and the worker's own
+	// prefixes are refused whatever the list says.
+	ReplyAllow []string
+	// MaxDeliver bounds the deliveries of one command: the delivery that
+	// reaches it is answered POISON, and its message dead-lettered, before
+	// its payload is read, so that a command that kept failing (or kept
+	// killing workers) is never read again. It is also the consumers'
+	// MaxDeliver. Graceful shutdowns hand commands back, which counts as a
+	// delivery too. Defaults to 10.
+	MaxDeliver int
+	// LaneBytes and ProcessBytes bound the memory the commands held by one
+	// lane, and by all lanes together, may take (each command counts
+	// commandCost of its message). A lane fetches only while both have
+	// room for a message of the server's largest size. Default 64 MiB and
+	// 256 MiB, which fit the manifests' 512 MiB memory limit.
+	LaneBytes, ProcessBytes int64
+	// SecretFields are field names (case-insensitive) whose values are
+	// redacted in dead letters, logs and errors, beside those the catalogue
+	// marks secret. Defaults to "Password".
+	SecretFields []string
+	// MaxFieldBytes caps a string or binary field of an operation whose
+	// parameters the catalogue does not know. Defaults to the catalogue's
+	// default.
+	MaxFieldBytes int
 	// ResultMaxAge is how long results stay in the result stream.
 	// Defaults to 7 days.
 	ResultMaxAge time.Duration
@@ -251,6 +296,36 @@ func (c Config) withDefaults() (Config, error) {
 		c.Replicas = 1
 	}
 	setDur(&c.DuplicateWindow, 10*time.Minute)
+	if c.CommandLimits.MaxBytes <= 0 {
+		c.CommandLimits.MaxBytes = 1 << 30
+	}
+	if c.CommandLimits.MaxMsgs <= 0 {
+		c.CommandLimits.MaxMsgs = 1_000_000
+	}
+	if c.CommandLimits.MaxMsgSize == 0 {
+		c.CommandLimits.MaxMsgSize = -1
+	}
+	if len(c.ReplyAllow) == 0 {
+		c.ReplyAllow = []string{"_INBOX.>", "connect.reply.>"}
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 10
+	}
+	if c.MaxDeliver < 2 {
+		return c, errors.New("worker: MaxDeliver must be at least 2: a command handed back at shutdown is delivered again")
+	}
+	if c.LaneBytes <= 0 {
+		c.LaneBytes = 64 << 20
+	}
+	if c.ProcessBytes <= 0 {
+		c.ProcessBytes = 256 << 20
+	}
+	if c.LaneBytes > c.ProcessBytes {
+		c.LaneBytes = c.ProcessBytes
+	}
+	if len(c.SecretFields) == 0 {
+		c.SecretFields = []string{"Password"}
+	}
 	setDur(&c.ResultMaxAge, 7*24*time.Hour)
 	setDur(&c.DLQMaxAge, 30*24*time.Hour)
 	setDur(&c.OutcomeTTL, 7*24*time.Hour)
@@ -274,7 +349,14 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// settings returns op's effective settings.
+// shutdownMargin is the part of the shutdown timeout kept for recording
+// and publishing the results of the last calls.
+func shutdownMargin(shutdown time.Duration) time.Duration {
+	return min(5*time.Second, shutdown/5)
+}
+
+// settings returns op's effective settings. CallTimeout is bounded by the
+// shutdown timeout less shutdownMargin.
 func (c Config) settings(op *catalog.Operation) (OpSettings, error) {
 	s := c.Ops[op.Name].Merge(c.Defaults)
 	if s.MaxRows <= 0 || s.MaxRows > op.MaxRows {
@@ -285,6 +367,12 @@ func (c Config) settings(op *catalog.Operation) (OpSettings, error) {
 	}
 	if s.Concurrency < 1 || s.MaxAttempts < 1 {
 		return s, fmt.Errorf("worker: %s: concurrency and max_attempts must be at least 1", op.Name)
+	}
+	// A call still in flight when the worker stops must end, and its
+	// result be recorded, within the shutdown timeout: an Add cut short
+	// would end UNKNOWN_OUTCOME.
+	if bound := c.ShutdownTimeout - shutdownMargin(c.ShutdownTimeout); time.Duration(s.CallTimeout) > bound {
+		s.CallTimeout = Duration(bound)
 	}
 	return s, nil
 }

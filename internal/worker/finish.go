@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -63,14 +64,23 @@ func (f *finisher) finishRetry(batch []*final) {
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
 	for attempt := 1; ; attempt++ {
 		err := f.finish(batch)
+		f.w.finishState(err)
 		if err == nil {
 			break
 		}
+		// Only transient failures come back here (NATS unreachable, a
+		// stream without a leader): finish settles permanent ones itself,
+		// so no slot is held by a write that can never succeed.
 		f.w.log.Warn().Err(err).Str("op", f.lane).Int("commands", len(batch)).Int("attempt", attempt).Msg("recording results failed; retrying")
 		if f.w.stopping.Load() && attempt >= 3 {
 			// Shutting down and NATS is unreachable: leave the commands
 			// unacknowledged; they are redelivered and answered then.
 			break
+		}
+		// The commands wait here, not in the lane: keep them from being
+		// delivered again meanwhile.
+		for _, fn := range batch {
+			_ = fn.e.msg.InProgress()
 		}
 		time.Sleep(bo.NextBackOff()) // backoff between retries of a failed NATS write
 	}
@@ -130,34 +140,64 @@ func (f *finisher) finish(batch []*final) error {
 			return fmt.Errorf("record outcome: %w", ctx.Err())
 		}
 	}
-	// 2. Results and dead letters.
-	futures = futures[:0]
+	// 2. Results and dead letters. A write refused for good (too large
+	// for the server or the stream, a header the client cannot encode) is
+	// settled here, never retried: a dead letter goes again without its
+	// payload, and a result that cannot be stored is logged (its outcome
+	// is recorded, so a redelivery is answered from it).
+	type pending struct {
+		fut jetstream.PubAckFuture
+		fn  *final
+		dlq bool
+	}
+	var pubs []pending
+	publish := func(fn *final, m *nats.Msg, dlq bool) error {
+		fut, err := f.w.js.PublishMsgAsync(m)
+		switch {
+		case err == nil:
+			pubs = append(pubs, pending{fut, fn, dlq})
+			return nil
+		case isPermanent(err):
+			return f.settle(ctx, fn, dlq, err)
+		}
+		if dlq {
+			return fmt.Errorf("publish dead letter: %w", err)
+		}
+		return fmt.Errorf("publish result: %w", err)
+	}
 	for _, fn := range batch {
-		m := nats.NewMsg(n.ResultPrefix + fn.e.op)
+		m := nats.NewMsg(n.ResultPrefix + f.w.subjectToken(fn.e))
 		m.Data = fn.payload
 		if fn.e.format == contract.JSON {
 			m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
 		}
 		if fn.result.ID != "" {
-			m.Header.Set(contract.HeaderMsgID, contract.ResultMsgID(fn.e.op, fn.result.ID))
+			m.Header.Set(contract.HeaderMsgID, contract.ResultMsgID(f.w.subjectToken(fn.e), fn.result.ID))
 		}
-		fut, err := f.w.js.PublishMsgAsync(m)
-		if err != nil {
-			return fmt.Errorf("publish result: %w", err)
+		if err := publish(fn, m, false); err != nil {
+			return err
 		}
-		futures = append(futures, fut)
 		if fn.dlq != "" && !fn.replay {
 			// The dead letter carries an id of its own, so that writing a
 			// batch again after a lost acknowledgement stores it once.
-			fut, err := f.w.js.PublishMsgAsync(f.deadLetter(fn))
-			if err != nil {
-				return fmt.Errorf("publish dead letter: %w", err)
+			if err := publish(fn, f.deadLetter(fn, true), true); err != nil {
+				return err
 			}
-			futures = append(futures, fut)
 		}
 	}
-	if err := wait(ctx, futures); err != nil {
-		return fmt.Errorf("publish result: %w", err)
+	for _, p := range pubs {
+		select {
+		case <-p.fut.Ok():
+		case err := <-p.fut.Err():
+			if !isPermanent(err) {
+				return fmt.Errorf("publish result: %w", err)
+			}
+			if err := f.settle(ctx, p.fn, p.dlq, err); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("publish result: %w", ctx.Err())
+		}
 	}
 	// The reply subject is plain NATS: at most once per publication, and
 	// published only once the result is stored.
@@ -165,6 +205,8 @@ func (f *finisher) finish(batch []*final) error {
 		if fn.e.replyTo == "" {
 			continue
 		}
+		// replyTo passed the reply policy (see command.go): a valid subject
+		// of bounded length, within the allow-list.
 		m := nats.NewMsg(fn.e.replyTo)
 		m.Data = fn.payload
 		if fn.e.format == contract.JSON {
@@ -189,6 +231,7 @@ func (f *finisher) finish(batch []*final) error {
 			f.w.log.Warn().Err(err).Str("op", fn.e.op).Str("id", fn.result.ID).Msg("ack failed; the command will be redelivered and answered from its outcome")
 		}
 		f.w.met.results.WithLabelValues(f.lane, fn.result.Code).Inc()
+		f.w.log.Debug().Str("op", f.lane).Str("id", fn.result.ID).Str("code", fn.result.Code).Uint64("stream_seq", fn.e.seq).Msg("result")
 	}
 	return nil
 }
@@ -284,24 +327,102 @@ func isWrongLastSequence(err error) bool {
 	return false
 }
 
-// deadLetter is the original command with the reason it could not be
-// processed.
-func (f *finisher) deadLetter(fn *final) *nats.Msg {
-	m := nats.NewMsg(f.w.cfg.Names.DLQPrefix + fn.e.op)
-	m.Data = fn.e.msg.Data()
-	for k, vs := range fn.e.msg.Headers() {
-		if k == contract.HeaderMsgID {
-			continue // replaced below by the dead letter's own id
+// settle handles a write of fn refused for good: a dead letter is written
+// again without the original payload and headers (only the worker's own
+// headers, which always fit); a result is logged and given up, its outcome
+// being recorded already.
+func (f *finisher) settle(ctx context.Context, fn *final, dlq bool, cause error) error {
+	if !dlq {
+		f.w.log.Error().Err(cause).Str("op", f.lane).Str("id", fn.result.ID).Str("code", fn.result.Code).
+			Msg("the result cannot be stored in the result stream; its outcome is recorded and answers redeliveries")
+		return nil
+	}
+	f.w.log.Warn().Err(cause).Str("op", f.lane).Str("id", fn.result.ID).Msg("dead letter refused; writing it without the original message")
+	if _, err := f.w.js.PublishMsg(ctx, f.deadLetter(fn, false)); err != nil {
+		if isPermanent(err) {
+			f.w.log.Error().Err(err).Str("op", f.lane).Str("id", fn.result.ID).Msg("dead letter cannot be written at all")
+			return nil
 		}
-		for _, v := range vs {
-			m.Header.Add(k, v)
+		return fmt.Errorf("publish dead letter: %w", err)
+	}
+	return nil
+}
+
+// isPermanent reports a write that can never succeed as it is: larger
+// than the server's max payload or the stream's max message size, or a
+// header the client cannot encode.
+func isPermanent(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadHeaderMsg), errors.Is(err, nats.ErrBadSubject):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+	}
+	return false
+}
+
+// maxDeadLetterText bounds the worker's own header values in a dead letter.
+const maxDeadLetterText = 1024
+
+// deadLetter is the command's message with the reason it could not be
+// processed: its payload (with secret fields redacted) and headers when
+// original is set and as far as they fit in the server's max payload
+// (what does not fit is cut, and headers say so), the worker's headers
+// only otherwise.
+func (f *finisher) deadLetter(fn *final, original bool) *nats.Msg {
+	op := f.w.subjectToken(fn.e)
+	m := nats.NewMsg(f.w.cfg.Names.DLQPrefix + op)
+	m.Header.Set(contract.HeaderMsgID, "dlq."+contract.OutcomeKey(op, fn.result.ID)+"."+fn.result.Batch+"."+strconv.FormatUint(fn.e.seq, 10))
+	m.Header.Set(contract.HeaderDLQReason, boundText(fn.dlq+": "+fn.result.Error, maxDeadLetterText))
+	m.Header.Set(contract.HeaderDLQCode, fn.result.Code)
+	m.Header.Set(contract.HeaderDLQSubject, boundText(fn.e.msg.Subject(), maxDeadLetterText))
+	if !original {
+		m.Header.Set(contract.HeaderDLQTruncated, "payload and headers left out")
+		return m
+	}
+	room := int(f.w.nc.MaxPayload()) - headerBytes(m.Header) - 256 // 256: the truncation headers below
+	orig := fn.e.msg.Headers()
+	keys := make([]string, 0, len(orig))
+	for k := range orig {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dropped := 0
+	for _, k := range keys {
+		if k == contract.HeaderMsgID {
+			continue // replaced by the dead letter's own id
+		}
+		for _, v := range orig[k] {
+			if size := len(k) + len(v) + 4; size <= room {
+				m.Header.Add(k, v)
+				room -= size
+			} else {
+				dropped++
+			}
 		}
 	}
-	m.Header.Set(contract.HeaderMsgID, "dlq."+contract.OutcomeKey(fn.e.op, fn.result.ID)+"."+fn.result.Batch+"."+strconv.FormatUint(fn.e.seq, 10))
-	m.Header.Set(contract.HeaderDLQReason, fn.dlq+": "+fn.result.Error)
-	m.Header.Set(contract.HeaderDLQCode, fn.result.Code)
-	m.Header.Set(contract.HeaderDLQSubject, fn.e.msg.Subject())
+	data := f.w.redact(fn.e)
+	if len(data) > room {
+		m.Header.Set(contract.HeaderDLQTruncated, fmt.Sprintf("payload cut to %d of %d bytes", max(room, 0), len(data)))
+		data = data[:max(room, 0)]
+	}
+	if dropped > 0 {
+		m.Header.Set(contract.HeaderDLQHeadersDropped, strconv.Itoa(dropped))
+	}
+	m.Data = data
 	return m
+}
+
+// headerBytes is the size of h on the wire, near enough for a budget.
+func headerBytes(h nats.Header) int {
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // wait waits for every publish acknowledgement.

@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +38,7 @@ type lane struct {
 	calls chan callOutcome // call goroutines → loop
 	done  chan []*entry    // finisher → loop: acknowledged commands
 	slots chan struct{}    // one token per command held, MaxPending in all
+	bytes *budget          // what the commands held may take in memory
 	depth atomic.Int64     // commands held, for the metrics
 	pause atomic.Bool      // set by the loop: the fetcher waits
 	wake  chan struct{}    // loop → fetcher: pause lifted
@@ -70,6 +73,9 @@ type callOutcome struct {
 	resp    *soap.Response
 	err     error
 	latency time.Duration
+	// lost are the commands taken out of the packet before the call:
+	// another delivery of each was being sent already (see markSent).
+	lost []batcher.Item[*entry]
 }
 
 func newLane(w *Worker, op *catalog.Operation, set OpSettings) (*lane, error) {
@@ -90,6 +96,7 @@ func newLane(w *Worker, op *catalog.Operation, set OpSettings) (*lane, error) {
 		done:  make(chan []*entry, 16),
 		slots: make(chan struct{}, set.MaxPending),
 		wake:  make(chan struct{}, 1),
+		bytes: newBudget(w.cfg.LaneBytes, w.bytes),
 		b:     b,
 		held:  map[uint64]*entry{},
 		bo:    bo,
@@ -159,6 +166,9 @@ func (l *lane) run(ctx context.Context) {
 func (l *lane) accept(es []*entry) {
 	for _, e := range es {
 		if _, dup := l.held[e.seq]; dup || l.recent.has(e.seq) {
+			// Acknowledged with the first delivery; the second one's
+			// message is dropped.
+			l.bytes.release(e.cost)
 			<-l.slots
 			continue
 		}
@@ -180,6 +190,7 @@ func (l *lane) release(es []*entry) {
 			l.b.Done(e.key)
 		}
 		l.recent.add(e.seq)
+		l.bytes.release(e.cost)
 		<-l.slots
 	}
 	l.depth.Store(int64(len(l.held)))
@@ -379,10 +390,26 @@ func (l *lane) call(p batcher.Packet[*entry]) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.set.CallTimeout))
 	defer cancel()
 	if !l.op.Repeatable {
-		if err := l.w.markSent(ctx, l.op.Name, out.batch, p.Items); err != nil {
+		lost, err := l.w.markSent(ctx, l.op.Name, out.batch, p.Items)
+		if err != nil {
 			out.err = &soap.TransportError{Op: l.op.Name, Err: err}
 			l.calls <- out
 			return
+		}
+		if len(lost) > 0 {
+			kept := make([]batcher.Item[*entry], 0, len(p.Items)-len(lost))
+			for i, it := range p.Items {
+				if slices.Contains(lost, i) {
+					out.lost = append(out.lost, it)
+				} else {
+					kept = append(kept, it)
+				}
+			}
+			p.Items, out.p.Items = kept, kept
+			if len(kept) == 0 {
+				l.calls <- out
+				return
+			}
 		}
 	}
 	start := time.Now()
@@ -434,6 +461,12 @@ func (l *lane) request(p batcher.Packet[*entry]) *soap.Request {
 // retry, and waiting: the one place where API outcomes are mapped.
 func (l *lane) handle(ctx context.Context, out callOutcome) {
 	now := l.w.now()
+	for _, it := range out.lost {
+		l.lostRace(it.Value)
+	}
+	if len(out.p.Items) == 0 {
+		return // every command of the packet was lost to another delivery
+	}
 	items := out.p.Items
 	var requeue []batcher.Item[*entry]
 	var resultErr *soap.ResultError
@@ -449,6 +482,11 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 			break
 		}
 		rows, err := out.resp.Rows()
+		if err == nil && len(rows) > len(items) {
+			// More rows than were sent: which row belongs to which command
+			// is unknown.
+			err = &soap.DecodeError{Op: l.op.Name, Err: fmt.Errorf("the answer has %d result rows for a packet of %d", len(rows), len(items))}
+		}
 		if err != nil {
 			// Answered, but not with a per-row table: what was applied is
 			// unknown.
@@ -655,9 +693,25 @@ func (l *lane) shutdown(fetchDone <-chan struct{}, keepalive *time.Ticker) {
 	}
 }
 
+// lostRace gives back a command whose "sent" record another delivery of
+// it wrote first: that delivery's call decides its result. It comes back
+// after the call timeout, and is then answered from the record.
+func (l *lane) lostRace(e *entry) {
+	l.log.Warn().Str("id", e.cmd.ID).Uint64("stream_seq", e.seq).Msg("another delivery of this command is being sent; answering it from that call's outcome later")
+	delete(l.held, e.seq)
+	l.b.Done(e.key)
+	l.bytes.release(e.cost)
+	<-l.slots
+	l.depth.Store(int64(len(l.held)))
+	if err := e.msg.NakWithDelay(time.Duration(l.set.CallTimeout) + natsTimeout); err != nil {
+		l.log.Debug().Err(err).Msg("hand back failed; the command is redelivered after the ack wait")
+	}
+}
+
 // handBack gives a command back to the server for redelivery.
 func (l *lane) handBack(e *entry) {
 	delete(l.held, e.seq)
+	l.bytes.release(e.cost)
 	<-l.slots
 	l.depth.Store(int64(len(l.held)))
 	if err := e.msg.Nak(); err != nil {
@@ -675,6 +729,17 @@ func (l *lane) fetch(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-time.After(l.w.cfg.FetchWait):
+			}
+			continue
+		}
+		// Bytes: fetch only while a message of the largest size the
+		// server allows still fits in the lane's and the process's budget.
+		room, freed := l.bytes.free()
+		if room < l.w.maxCost {
+			select {
+			case <-freed:
+			case <-ctx.Done():
+				return
 			}
 			continue
 		}
@@ -702,7 +767,7 @@ func (l *lane) fetch(ctx context.Context) {
 		// commands for its object). For the same reason the fetch is not
 		// cut short at shutdown: it runs out, and what it brings is handed
 		// back.
-		opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(l.w.cfg.FetchWait)}
+		opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(l.w.cfg.FetchWait), jetstream.FetchMaxBytes(int((room - costFixed) / costFactor))}
 		if !l.w.cfg.Unordered {
 			opts = append(opts, jetstream.FetchPriorityGroup(group))
 		}
@@ -773,7 +838,11 @@ func (l *lane) prepare(ctx context.Context, msgs []jetstream.Msg) {
 	entries := make([]*entry, len(msgs))
 	finals := make([]*final, len(msgs))
 	for i, m := range msgs {
-		entries[i], finals[i] = decode(m, l.op.Name, l.op, now)
+		// Charged before decoding: decoding is what takes the memory.
+		cost := commandCost(m)
+		l.bytes.charge(cost)
+		entries[i], finals[i] = l.w.decode(m, l.op.Name, l.op, now)
+		entries[i].cost = cost
 	}
 	// Look the valid ones up in the outcome bucket, in one request. A
 	// lookup that fails is tried again (the fetcher waits, so no later
@@ -792,6 +861,7 @@ func (l *lane) prepare(ctx context.Context, msgs []jetstream.Msg) {
 			// Shutting down with the bucket unreachable: give everything back.
 			for _, e := range entries {
 				_ = e.msg.Nak()
+				l.bytes.release(e.cost)
 				<-l.slots
 			}
 			return

@@ -21,7 +21,12 @@ func (w *Worker) setup(ctx context.Context) error {
 			Storage:     jetstream.FileStorage,
 			Duplicates:  w.cfg.DuplicateWindow,
 			Replicas:    w.cfg.Replicas,
-			Discard:     jetstream.DiscardOld,
+			// A full stream refuses new commands (the producer's publish
+			// fails and says so); it never drops queued ones.
+			Discard:    jetstream.DiscardNew,
+			MaxBytes:   w.cfg.CommandLimits.MaxBytes,
+			MaxMsgs:    w.cfg.CommandLimits.MaxMsgs,
+			MaxMsgSize: w.cfg.CommandLimits.MaxMsgSize,
 		},
 		{
 			Name:        n.ResultStream,
@@ -72,7 +77,9 @@ func (w *Worker) setup(ctx context.Context) error {
 			FilterSubject: n.CommandPrefix + l.op.Name,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       w.cfg.AckWait,
-			MaxDeliver:    -1, // API attempts are counted by the worker, not by redeliveries
+			// API attempts are counted by the worker; deliveries are bounded
+			// so that no message is delivered for ever (see poison.go).
+			MaxDeliver:    w.cfg.MaxDeliver,
 			MaxAckPending: l.set.MaxPending,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			Replicas:      w.cfg.Replicas,

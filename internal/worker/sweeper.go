@@ -10,6 +10,14 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 )
 
+// maxSweptSubjects bounds the unknown subjects one sweep drains;
+// sweepBatch and sweepBytes bound one fetch of a sweep.
+const (
+	maxSweptSubjects = 64
+	sweepBatch       = 64
+	sweepBytes       = 8 << 20
+)
+
 // sweeper answers commands published on subjects of no known operation
 // (connect.cmd.Foo). The command stream is a work queue, whose consumers
 // may not overlap, so no catch-all consumer can sit beside the operations'
@@ -59,10 +67,16 @@ func (s *sweeper) sweep(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	drained := 0
 	for subject := range info.State.Subjects {
 		op := strings.TrimPrefix(subject, n.CommandPrefix)
 		if _, known := catalog.Lookup(op); known {
 			continue
+		}
+		// Producers choose these subjects: a flood of them is worked off a
+		// bounded number per sweep.
+		if drained++; drained > maxSweptSubjects {
+			break
 		}
 		s.drain(sctx, st, subject, op)
 	}
@@ -84,13 +98,15 @@ func (s *sweeper) drain(ctx context.Context, st jetstream.Stream, subject, op st
 		_ = st.DeleteConsumer(context.Background(), c.CachedInfo().Name)
 	}()
 	for ctx.Err() == nil {
-		batch, err := c.FetchNoWait(100)
+		// Bounded in bytes as well as in count: these commands are held
+		// outside every lane's budget.
+		batch, err := c.Fetch(sweepBatch, jetstream.FetchMaxWait(200*time.Millisecond), jetstream.FetchMaxBytes(int(max(sweepBytes, s.w.nc.MaxPayload()+maxSubjectBytes))))
 		if err != nil {
 			return
 		}
 		var finals []*final
 		for m := range batch.Messages() {
-			_, fn := decode(m, op, nil, s.w.now())
+			_, fn := s.w.decode(m, op, nil, s.w.now())
 			fn.e.finishing = true
 			finals = append(finals, fn)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ import (
 // which on a healthy cluster takes a few seconds.
 const natsTimeout = 5 * time.Second
 
+// maxSubjectBytes bounds a message's subject and reply subject together:
+// the server's control line is 4 KiB.
+const maxSubjectBytes = 4096
+
 // Worker moves commands from JetStream to the API and results back. Create
 // it with New and start it with Run.
 type Worker struct {
@@ -41,11 +46,18 @@ type Worker struct {
 	lanes     map[string]*lane
 	auth      authGate
 	met       *workerMetrics
+	secrets   secrets
+	replies   contract.ReplyPolicy
+	bytes     *budget // the process's byte budget, parent of the lanes'
+	// maxCost is what the largest message the server allows counts
+	// against a budget: a lane fetches only while that much is free.
+	maxCost int64
 
 	setupDone atomic.Bool
 	stopping  atomic.Bool
 	quotaErr  atomic.Pointer[error] // the limiter's last error, nil when it answers
 	bucketErr atomic.Pointer[error] // the outcome bucket's last error, nil when it answers
+	finishErr atomic.Pointer[error] // the finishers' last error, nil when results are recorded
 }
 
 // New checks cfg and prepares a worker; nothing is contacted until Run.
@@ -69,6 +81,17 @@ func New(cfg Config) (*Worker, error) {
 		lanes:   map[string]*lane{},
 	}
 	w.auth.retry = cfg.AuthRetry
+	w.bytes = newBudget(cfg.ProcessBytes, nil)
+	w.secrets = newSecrets(cfg.SecretFields)
+	n := cfg.Names
+	w.replies = contract.ReplyPolicy{
+		Allow: cfg.ReplyAllow,
+		// The worker's own subjects are never a reply subject: a result
+		// published there would pose as a command, a result or a dead
+		// letter. ('$' subjects — key-value, JetStream API, system — are
+		// refused by the policy itself.)
+		Deny: []string{n.CommandPrefix + ">", n.ResultPrefix + ">", n.DLQPrefix + ">"},
+	}
 	for _, name := range cfg.Operations {
 		op, _ := catalog.Lookup(name)
 		set, err := cfg.settings(op)
@@ -96,6 +119,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.setupWithRetry(ctx); err != nil {
 		return err
 	}
+	// The server's max payload is known once connected: with headers and
+	// subject, no message is larger.
+	w.maxCost = costFactor*(w.nc.MaxPayload()+maxSubjectBytes) + costFixed
+	if w.maxCost > w.cfg.LaneBytes {
+		return fmt.Errorf("worker: the lane byte budget (%d bytes) is smaller than what one message of the server's max payload (%d bytes) counts (%d): raise LaneBytes",
+			w.cfg.LaneBytes, w.nc.MaxPayload(), w.maxCost)
+	}
 	w.setupDone.Store(true)
 	w.log.Info().Int("operations", len(w.lanes)).Msg("worker started")
 
@@ -108,10 +138,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		}()
 	}
 	sw := &sweeper{w: w}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		sw.run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		w.watchPoison(ctx)
 	}()
 
 	<-ctx.Done()
@@ -177,7 +211,21 @@ func (w *Worker) Ready() error {
 	if p := w.bucketErr.Load(); p != nil {
 		return fmt.Errorf("outcome bucket unavailable: %w", *p)
 	}
+	if p := w.finishErr.Load(); p != nil {
+		return fmt.Errorf("results cannot be recorded: %w", *p)
+	}
 	return nil
+}
+
+// finishState records whether a finisher could record its last batch.
+func (w *Worker) finishState(err error) {
+	if err == nil {
+		if w.finishErr.Load() != nil {
+			w.finishErr.Store(nil)
+		}
+		return
+	}
+	w.finishErr.Store(&err)
 }
 
 // outcomeState records whether the outcome bucket answered.
@@ -208,6 +256,12 @@ func (w *Worker) quotaState(err error) {
 func (w *Worker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		// A connection closed for good never comes back: the process must
+		// be restarted.
+		if w.nc.IsClosed() {
+			http.Error(rw, "NATS connection closed for good", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = rw.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
@@ -227,19 +281,26 @@ func (w *Worker) kvSubject(key string) string {
 }
 
 // markSent records, before a call that is not safe to repeat, that its
-// commands are being sent.
-func (w *Worker) markSent(ctx context.Context, op, batch string, items []batcher.Item[*entry]) error {
+// commands are being sent. Each record is written only over the one the
+// command's lookup saw (none, as a rule): a command whose record changed
+// since (another delivery of it, in another call, got there first) is
+// lost to this call and must not be sent by it; lost holds the indexes of
+// those. An error means nothing may be sent.
+func (w *Worker) markSent(ctx context.Context, op, batch string, items []batcher.Item[*entry]) (lost []int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
 	defer cancel()
 	rec, err := contract.EncodeOutcome(contract.Outcome{State: contract.StateSent, Batch: batch})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(items))
 	for _, it := range items {
-		fut, err := w.js.PublishAsync(w.kvSubject(contract.OutcomeKey(op, it.Value.cmd.ID)), rec)
+		m := nats.NewMsg(w.kvSubject(contract.OutcomeKey(op, it.Value.cmd.ID)))
+		m.Data = rec
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(it.Value.outcomeRev, 10))
+		fut, err := w.js.PublishMsgAsync(m)
 		if err != nil {
-			return fmt.Errorf("record the call before sending it: %w", err)
+			return nil, fmt.Errorf("record the call before sending it: %w", err)
 		}
 		futures = append(futures, fut)
 	}
@@ -249,12 +310,15 @@ func (w *Worker) markSent(ctx context.Context, op, batch string, items []batcher
 			// The final outcome is later written over this record only.
 			items[i].Value.outcomeRev = ack.Sequence
 		case err := <-fut.Err():
-			return fmt.Errorf("record the call before sending it: %w", err)
+			if !isWrongLastSequence(err) {
+				return nil, fmt.Errorf("record the call before sending it: %w", err)
+			}
+			lost = append(lost, i)
 		case <-ctx.Done():
-			return fmt.Errorf("record the call before sending it: %w", ctx.Err())
+			return nil, fmt.Errorf("record the call before sending it: %w", ctx.Err())
 		}
 	}
-	return nil
+	return lost, nil
 }
 
 // authGate stops every lane from calling the API after it refused the
