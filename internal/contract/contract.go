@@ -1,11 +1,29 @@
 // Package contract is the wire contract between the services that send
 // commands and the worker: subjects, headers, the command and result
-// payloads in JSON and msgpack, and the result codes the worker itself
-// gives.
+// payloads in JSON and msgpack, the id and reply-subject rules, the
+// redaction of secrets, and the result codes the worker itself gives.
 //
-// Invariants: decoding never panics on any payload and names what is
-// wrong; a result is encoded in the format of its command (JSON in, JSON
-// out); encoding a Result and decoding it gives the same Result.
+// Every byte of a command is hostile. Invariants:
+//
+//   - decoding never panics on any payload and names what is wrong (with
+//     a byte offset where there is one), never quoting a value;
+//   - what decoding allocates is proportional to the payload: a msgpack
+//     payload is scanned before the library sees it (every declared
+//     length must fit in the bytes that remain, nesting is at most
+//     MaxDepth, containers at most MaxContainers), a JSON payload is
+//     checked for UTF-8, depth and containers;
+//   - decoding is lossless or refuses: invalid UTF-8 and lone surrogate
+//     escapes are errors, not U+FFFD, so two different ids never decode
+//     to one;
+//   - one rule for ids (ValidID), whether from the payload or the
+//     Nats-Msg-Id header (HeaderID);
+//   - a result is encoded in the format ReadCommand gives its command
+//     (JSON in, JSON out; unreadable in, JSON out);
+//   - a reply subject is published to only when ReplyPolicy.Check allows
+//     it: never a '$' subject, never one of the worker's own;
+//   - Redact leaves no value of a secret field in a readable payload, and
+//     does its best on an unreadable one;
+//   - encoding a Result and decoding it gives the same Result.
 package contract
 
 import (
@@ -16,7 +34,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -39,7 +56,8 @@ const (
 	// JetStream does not keep a message's reply subject, so it travels as
 	// a header.
 	HeaderReplyTo = "Connect-Reply-To"
-	// HeaderContentType marks a JSON payload: "application/json".
+	// HeaderContentType gives a payload's format: ContentTypeJSON or
+	// ContentTypeMsgPack (see ReadCommand).
 	HeaderContentType = "Content-Type"
 	// HeaderMsgID is JetStream's de-duplication id; commands set it to
 	// their id.
@@ -91,9 +109,6 @@ const (
 	CodeResultTooLarge = "RESULT_TOO_LARGE"
 )
 
-// MaxIDLength bounds a command id, in bytes.
-const MaxIDLength = 256
-
 // Command is one request to run an operation on one object.
 type Command struct {
 	// ID is the producer's unique id of the command; it is also the
@@ -118,67 +133,6 @@ func (f Format) String() string {
 		return "json"
 	}
 	return "msgpack"
-}
-
-// Sniff tells a payload's format: JSON when the Content-Type header says
-// so or the first non-space byte is '{', msgpack otherwise.
-func Sniff(contentType string, payload []byte) Format {
-	if strings.HasPrefix(strings.TrimSpace(strings.ToLower(contentType)), ContentTypeJSON) {
-		return JSON
-	}
-	if t := bytes.TrimLeft(payload, " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		return JSON
-	}
-	return MsgPack
-}
-
-// DecodeCommand reads a command payload of format f. JSON numbers stay
-// exact (json.Number); msgpack timestamps become time.Time.
-func DecodeCommand(f Format, payload []byte) (Command, error) {
-	var raw struct {
-		ID     any            `json:"id" msgpack:"id"`
-		Fields map[string]any `json:"fields" msgpack:"fields"`
-	}
-	switch f {
-	case JSON:
-		d := json.NewDecoder(bytes.NewReader(payload))
-		d.UseNumber()
-		if err := d.Decode(&raw); err != nil {
-			return Command{}, fmt.Errorf("contract: payload is not a JSON command object: %w", err)
-		}
-		if d.More() {
-			return Command{}, errors.New("contract: payload has data after the JSON object")
-		}
-	default:
-		if err := msgpack.Unmarshal(payload, &raw); err != nil {
-			return Command{}, fmt.Errorf("contract: payload is not a msgpack command map: %w", err)
-		}
-	}
-	id, ok := raw.ID.(string)
-	switch {
-	case raw.ID == nil:
-		return Command{}, errors.New(`contract: command has no "id"`)
-	case !ok:
-		return Command{}, fmt.Errorf(`contract: command "id" is %T, want a string`, raw.ID)
-	case id == "":
-		return Command{}, errors.New(`contract: command "id" is empty`)
-	case len(id) > MaxIDLength:
-		return Command{}, fmt.Errorf(`contract: command "id" is %d bytes, longer than %d`, len(id), MaxIDLength)
-	case !utf8.ValidString(id):
-		return Command{}, errors.New(`contract: command "id" is not valid UTF-8`)
-	}
-	if raw.Fields == nil {
-		raw.Fields = map[string]any{}
-	}
-	return Command{ID: id, Fields: raw.Fields}, nil
-}
-
-// EncodeCommand writes c in format f.
-func EncodeCommand(f Format, c Command) ([]byte, error) {
-	if f == JSON {
-		return json.Marshal(c)
-	}
-	return msgpack.Marshal(c)
 }
 
 // Result is a command's one final result.
@@ -211,29 +165,56 @@ type Result struct {
 // OK reports whether the command succeeded.
 func (r Result) OK() bool { return r.Code == CodeSuccess }
 
-// EncodeResult writes r in format f.
+// recordMaxDepth bounds the nesting of results and outcome records. A
+// result's data comes from the API's XML answer, which the soap decoder
+// reads at most 64 elements deep (its default MaxDepth), and every level
+// of data is at least one level of XML.
+const recordMaxDepth = 64
+
+// EncodeResult writes r in format f. Its strings are made valid UTF-8
+// (U+FFFD for bad bytes) in both formats, as encoding/json does, since an
+// operation name comes from a subject, which may hold any bytes.
 func EncodeResult(f Format, r Result) ([]byte, error) {
 	if f == JSON {
 		return json.Marshal(r)
 	}
+	for _, s := range []*string{&r.ID, &r.Op, &r.Code, &r.Error, &r.Batch} {
+		*s = strings.ToValidUTF8(*s, "\uFFFD")
+	}
 	return msgpack.Marshal(r)
 }
 
-// DecodeResult reads a result of either format.
+// DecodeResult reads a result of either format: JSON when the first
+// non-space byte is '{', msgpack otherwise. Results are checked like
+// commands before they are decoded (see DecodeCommand), with a depth of
+// 64 for their data.
 func DecodeResult(payload []byte) (Result, error) {
 	var r Result
 	var err error
-	if Sniff("", payload) == JSON {
-		d := json.NewDecoder(bytes.NewReader(payload))
-		d.UseNumber()
-		err = d.Decode(&r)
-	} else {
+	if startsJSON(payload) {
+		if err = checkJSON(payload, recordLimits()); err == nil {
+			d := json.NewDecoder(bytes.NewReader(payload))
+			d.UseNumber()
+			err = d.Decode(&r)
+		}
+	} else if err = scanRecord(payload); err == nil {
 		err = msgpack.Unmarshal(payload, &r)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("contract: result payload: %w", err)
 	}
 	return r, nil
+}
+
+// scanRecord checks a msgpack result or outcome record before it is
+// decoded: a map, well-formed, at most recordMaxDepth deep. Records have
+// no container limit: a read's data is one map per row.
+func scanRecord(b []byte) error {
+	top, err := scanMsgpack(b, recordLimits())
+	if err == nil && !isMsgpackMap(top) {
+		err = fmt.Errorf("a msgpack %s, not a map", mpKind(top))
+	}
+	return err
 }
 
 // OutcomeKey is the key of a command's outcome in the outcome bucket:
@@ -270,7 +251,11 @@ func EncodeOutcome(o Outcome) ([]byte, error) { return msgpack.Marshal(o) }
 // DecodeOutcome reads an outcome record.
 func DecodeOutcome(b []byte) (Outcome, error) {
 	var o Outcome
-	if err := msgpack.Unmarshal(b, &o); err != nil {
+	err := scanRecord(b)
+	if err == nil {
+		err = msgpack.Unmarshal(b, &o)
+	}
+	if err != nil {
 		return Outcome{}, fmt.Errorf("contract: outcome record: %w", err)
 	}
 	if o.State != StateSent && o.State != StateFinal {

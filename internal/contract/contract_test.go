@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func TestDecodeCommand(t *testing.T) {
 		{"long id", contract.JSON, []byte(`{"id":"` + string(make([]byte, 300)) + `"}`), "", ""},
 		{"trailing data", contract.JSON, []byte(`{"id":"a"} {}`), "", "after the JSON object"},
 		{"not json", contract.JSON, []byte(`{"id":`), "", "not a JSON command"},
-		{"fields not an object", contract.JSON, []byte(`{"id":"a","fields":[1]}`), "", "not a JSON command"},
+		{"fields not an object", contract.JSON, []byte(`{"id":"a","fields":[1]}`), "", `"fields" is an array, want an object`},
 		{"not msgpack", contract.MsgPack, []byte{0xc1}, "", "not a msgpack command"},
 	}
 	for _, tc := range cases {
@@ -90,4 +91,37 @@ func TestOutcomeKeys(t *testing.T) {
 	o, err := contract.DecodeOutcome(b)
 	require.NoError(t, err)
 	require.Equal(t, "b1", o.Batch)
+}
+
+func TestResultsAreCheckedAndValidUTF8(t *testing.T) {
+	// Not parallel: it measures allocation.
+	r := contract.Result{ID: "c-1", Op: "Bad\xffOp", Code: contract.CodeUnknownOperation, Error: "no operation Bad\xffOp"}
+	for _, f := range []contract.Format{contract.JSON, contract.MsgPack} {
+		b, err := contract.EncodeResult(f, r)
+		require.NoError(t, err)
+		got, err := contract.DecodeResult(b)
+		require.NoError(t, err, "a result with bad bytes in its operation still reads back")
+		require.Equal(t, "Bad\uFFFDOp", got.Op)
+	}
+	bomb := cat(header(0xdf, 4, 1<<32-1), pad(16))
+	var errResult, errOutcome error
+	requireDecodeBounded(t, len(bomb), func() {
+		_, errResult = contract.DecodeResult(bomb)
+		_, errOutcome = contract.DecodeOutcome(bomb)
+	})
+	require.ErrorContains(t, errResult, "map declares 4294967295 entries")
+	require.ErrorContains(t, errOutcome, "map declares 4294967295 entries")
+	_, err := contract.DecodeResult([]byte(`{"id":"x","data":` + strings.Repeat("[", 100)))
+	require.ErrorContains(t, err, "nested deeper than 64")
+	rows := make([]any, 1000) // a read: one map per row, no container limit
+	for i := range rows {
+		rows[i] = map[string]any{"ID": i}
+	}
+	for _, f := range []contract.Format{contract.JSON, contract.MsgPack} {
+		b, err := contract.EncodeResult(f, contract.Result{ID: "c-1", Data: rows})
+		require.NoError(t, err)
+		got, err := contract.DecodeResult(b)
+		require.NoError(t, err)
+		require.Len(t, got.Data, 1000)
+	}
 }
