@@ -78,6 +78,10 @@ func ReadCommand(contentType string, payload []byte) (Command, Format, error) {
 	return Command{}, JSON, fmt.Errorf("contract: payload is neither a JSON object (it does not start with '{') nor a msgpack map (%w)", err)
 }
 
+// DeclaredFormat is the format a Content-Type header names; declared is
+// false when it names neither JSON nor msgpack.
+func DeclaredFormat(contentType string) (f Format, declared bool) { return contentFormat(contentType) }
+
 // contentFormat maps a Content-Type header to a format; declared is
 // false when the header names neither.
 func contentFormat(contentType string) (f Format, declared bool) {

@@ -78,6 +78,17 @@ func Redact(f Format, payload []byte, secret func(field string) bool) []byte {
 			return out
 		}
 	}
+	return RedactText(payload, secret)
+}
+
+// RedactText is Redact's best effort for unreadable payloads alone: the
+// payload is never decoded, only searched, so it is safe for a payload
+// that must not be decoded again (a command that may have killed the
+// workers that read it).
+func RedactText(payload []byte, secret func(field string) bool) []byte {
+	if secret == nil {
+		secret = SecretFields()
+	}
 	return redactMsgpackGuess(redactJSONGuess(payload, secret), secret)
 }
 
