@@ -104,6 +104,9 @@ type Param struct {
 	// ID marks an object identifier that is validated as a UUID
 	// (8-4-4-4-12 hexadecimal digits, any case).
 	ID bool
+	// Secret marks a value that must not be shown: in logs, errors,
+	// results or dead letters. See Operation.IsSecret.
+	Secret bool
 }
 
 // Operation is what the catalogue knows about one operation of
@@ -194,6 +197,27 @@ func (op *Operation) Param(name string) (Param, bool) {
 		}
 	}
 	return Param{}, false
+}
+
+// IsSecret reports whether the value of field must not be shown: a
+// parameter marked Secret (the passwords), or, in an operation whose
+// parameters are not published, a field no parameter declares whose name
+// says it is one (it holds "password", "passwd", "secret" or "token", in
+// any case), since such a field is passed through as given.
+func (op *Operation) IsSecret(field string) bool {
+	if p, ok := op.Param(field); ok {
+		return p.Secret
+	}
+	if op.ParamsKnown {
+		return false
+	}
+	lower := strings.ToLower(field)
+	for _, word := range []string{"password", "passwd", "secret", "token"} {
+		if strings.Contains(lower, word) {
+			return true
+		}
+	}
+	return false
 }
 
 // HourlyLimits returns op's day and night limits in calls per hour, and

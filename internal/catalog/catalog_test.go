@@ -30,6 +30,8 @@ func TestTableInvariants(t *testing.T) {
 
 			got, ok := Lookup(op.Name)
 			require.True(t, ok)
+			require.True(t, soap.ValidName(op.Name))
+			require.Regexp(t, `^[A-Za-z][A-Za-z0-9]*$`, op.Name)
 			require.Same(t, op, got, "Lookup and All share the table")
 
 			require.NotContains(t, op.Kind.String(), "Kind(", "Kind set")
@@ -48,7 +50,16 @@ func TestTableInvariants(t *testing.T) {
 
 			seen := map[string]bool{}
 			for _, p := range op.Params {
-				require.True(t, isNCName(p.Name), "param %q", p.Name)
+				require.True(t, soap.ValidName(p.Name), "param %q", p.Name)
+				// Element names (plain children, operations) must read back
+				// through encoding/xml's older name tables: ASCII does.
+				require.Regexp(t, `^[A-Za-z_][A-Za-z0-9_]*$`, p.Name)
+				// Every secret of the table is marked: passwords.
+				require.Equal(t, strings.Contains(strings.ToLower(p.Name), "password"), p.Secret, "param %s: Secret", p.Name)
+				require.Equal(t, p.Secret, op.IsSecret(p.Name))
+				if p.Secret {
+					require.Equal(t, soap.KindString, p.Type)
+				}
 				require.False(t, seen[p.Name], "duplicate param %q", p.Name)
 				seen[p.Name] = true
 				require.Contains(t, []soap.Kind{soap.KindString, soap.KindDecimal, soap.KindBoolean,

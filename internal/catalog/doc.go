@@ -9,8 +9,9 @@
 // the digest of what is known about the service (API-NOTES.md in the shared
 // reference material, itself drawn from the service's wiki, its WSDL,
 // recorded traffic and third-party client code). [Lookup] finds an
-// operation by name, [All] lists them, [Operation.Fields] validates a
-// command's fields and converts them to soap values, and [WSDL] writes a
+// operation by name, [All] lists them, [Operation.Fields] (or
+// [Operation.FieldsWithin], with [FieldLimits]) validates a command's
+// fields and converts them to soap values, and [WSDL] writes a
 // WSDL 1.1 document of all operations (for the sandbox service).
 //
 // # Invariants
@@ -35,13 +36,24 @@
 // notes are silent the catalogue says so rather than guessing wide:
 //
 //   - ParamsKnown false means Params lists only what is known (often just
-//     the key, or ChangedFrom); any other field whose name is an XML NCName
-//     is accepted and typed by its Go value.
+//     the key, or ChangedFrom); any other field whose name is valid
+//     (soap.ValidName, the rule the encoder applies too, so that a field
+//     that passes validation can always be sent) is accepted and typed by
+//     its Go value, and no longer than FieldLimits.MaxUnknownBytes.
 //   - A limit that is not confirmed is marked [Inferred] (or [ThirdParty])
 //     in LimitSource and uses the conservative day limit at night too.
 //   - Identifiers are validated as UUIDs only where the notes show them as
 //     such (directory objects); ids of service requests, their messages and
 //     files are plain strings.
+//
+// # Secrets
+//
+// Parameters that hold secrets (the passwords of ClientUserEdit,
+// SpecialistAdd and SpecialistEdit) are marked [Param.Secret], and
+// [Operation.IsSecret] tells the rest of the system which fields not to
+// show. No problem Fields reports ever quotes a field's value, secret or
+// not: it names the value's type and, for strings and bytes, their
+// length.
 //
 // # Failure handling
 //

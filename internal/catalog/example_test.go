@@ -32,5 +32,5 @@ func ExampleOperation_Fields() {
 	// SpecialistID xs:string 0a29b1a9-26ef-11e8-80e6-0025904f970f
 	// ServiceID xs:string 9254945c-8135-11e9-80f6-0025904f970f
 	// Priority xs:decimal 1
-	// 3 problems: catalog: CompetenceAdd: Priority: want xs:decimal, got string "high"; ServiceID: required; SpecialistID: not a UUID
+	// 3 problems: catalog: CompetenceAdd: Priority: want xs:decimal, got a string of 4 characters; ServiceID: required; SpecialistID: not a UUID
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -70,9 +69,39 @@ func (es FieldErrors) Unwrap() []error {
 	return out
 }
 
-// Fields validates a command's fields and converts them to typed soap
-// properties, ready to become a Params Structure, a packet row or (for
-// Plain operations) the plain child elements.
+// FieldLimits bound what Fields accepts beyond the catalogue's
+// declarations. Zero fields take defaults.
+type FieldLimits struct {
+	// MaxUnknownBytes is the most bytes a string (its UTF-8), a
+	// json.Number (its digits) or a []byte (its raw length) may hold in a
+	// field that no parameter declares, in an operation whose parameters
+	// are not published. Defaults to DefaultMaxUnknownBytes. Declared
+	// parameters (file data included) are bound by their declarations
+	// instead.
+	MaxUnknownBytes int
+}
+
+// DefaultMaxUnknownBytes is FieldLimits.MaxUnknownBytes' default, 64 KiB:
+// twice the longest declared text (ServiceRequestAdd's Description, 8,000
+// characters, at most 32,000 bytes of UTF-8), so that no real field is
+// refused, while one field cannot carry a whole payload.
+const DefaultMaxUnknownBytes = 64 << 10
+
+func (l FieldLimits) withDefaults() FieldLimits {
+	if l.MaxUnknownBytes <= 0 {
+		l.MaxUnknownBytes = DefaultMaxUnknownBytes
+	}
+	return l
+}
+
+// Fields is FieldsWithin with the default FieldLimits.
+func (op *Operation) Fields(fields map[string]any) ([]soap.Property, error) {
+	return op.FieldsWithin(fields, FieldLimits{})
+}
+
+// FieldsWithin validates a command's fields and converts them to typed
+// soap properties, ready to become a Params Structure, a packet row or
+// (for Plain operations) the plain child elements.
 //
 // Values may come from encoding/json (string, float64, json.Number, bool,
 // nil) or from msgpack (any integer or float width, string, bool, nil,
@@ -85,15 +114,19 @@ func (es FieldErrors) Unwrap() []error {
 // optional parameter is sent as nil.
 //
 // When the operation's parameters are known, any other field is an error.
-// When they are not, any other field whose name is an XML NCName is
-// accepted and typed by its value: string as xs:string, numbers as
-// xs:decimal, bool as xs:boolean, time.Time as xs:dateTime, []byte as
-// xs:base64Binary, nil as nil.
+// When they are not, any other field whose name is valid (soap.ValidName,
+// the rule the encoder applies too) is accepted and typed by its value:
+// string as xs:string, numbers as xs:decimal, bool as xs:boolean,
+// time.Time as xs:dateTime, []byte as xs:base64Binary, nil as nil; a
+// string, number or []byte longer than lim.MaxUnknownBytes is an error.
 //
 // The properties come out with the known parameters first, in catalogue
-// order, then the other fields sorted by name. On any problem Fields
-// returns nil and a FieldErrors listing every problem.
-func (op *Operation) Fields(fields map[string]any) ([]soap.Property, error) {
+// order, then the other fields sorted by name. On any problem FieldsWithin
+// returns nil and a FieldErrors listing every problem. A problem never
+// quotes a field's value: it names the value's type and, for strings and
+// bytes, their length.
+func (op *Operation) FieldsWithin(fields map[string]any, lim FieldLimits) ([]soap.Property, error) {
+	lim = lim.withDefaults()
 	var errs FieldErrors
 	fail := func(field, problem string) {
 		errs = append(errs, FieldError{Op: op.Name, Field: field, Problem: problem})
@@ -142,10 +175,10 @@ func (op *Operation) Fields(fields map[string]any) ([]soap.Property, error) {
 			switch {
 			case op.ParamsKnown:
 				fail(name, op.unknownProblem(name))
-			case !isNCName(name):
-				fail(name, "not an XML name (want an NCName such as ClientID)")
+			case !soap.ValidName(name):
+				fail(name, "not a valid name (want letters, digits, '_', '-' or '.', starting with a letter or '_', such as ClientID)")
 			default:
-				val, problem := byValue(fields[name])
+				val, problem := byValue(fields[name], lim.MaxUnknownBytes)
 				if problem != "" {
 					fail(name, problem)
 					continue
@@ -269,21 +302,33 @@ func (p Param) convertTime(v any) (soap.Value, string) {
 	return soap.DateTime(t), ""
 }
 
-// byValue types a field of an operation whose parameters are not known.
-func byValue(v any) (soap.Value, string) {
+// byValue types a field of an operation whose parameters are not known;
+// a text or bytes longer than maxBytes is a problem.
+func byValue(v any, maxBytes int) (soap.Value, string) {
+	tooLong := func(n int) string { return fmt.Sprintf("longer than %d bytes (got %d)", maxBytes, n) }
 	switch x := v.(type) {
 	case nil:
 		return soap.Null(), ""
 	case string:
+		if len(x) > maxBytes {
+			return soap.Value{}, tooLong(len(x))
+		}
 		if problem := checkText(x); problem != "" {
 			return soap.Value{}, problem
 		}
 		return soap.String(x), ""
+	case json.Number:
+		if len(x) > maxBytes {
+			return soap.Value{}, tooLong(len(x))
+		}
 	case bool:
 		return soap.Bool(x), ""
 	case time.Time:
 		return soap.DateTime(x), ""
 	case []byte:
+		if len(x) > maxBytes {
+			return soap.Value{}, tooLong(len(x))
+		}
 		return soap.Binary(x), ""
 	}
 	if val, problem, ok := number(v); ok {
@@ -348,34 +393,29 @@ func want(k soap.Kind, v any) string {
 	return "want " + k.String() + ", got " + describe(v)
 }
 
-// describe names a value's type, and the value itself when it is short,
-// for a problem message.
+// describe names a value's type for a problem message and, for strings
+// and bytes, their length; never the value, which may be a secret.
 func describe(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "null"
 	case string:
-		const maxQuoted = 40 // runes of a string value quoted in a message
-		if utf8.RuneCountInString(x) > maxQuoted {
-			r := []rune(x)
-			return "string " + strconv.Quote(string(r[:maxQuoted])+"…")
-		}
-		return "string " + strconv.Quote(x)
+		return fmt.Sprintf("a string of %d characters", utf8.RuneCountInString(x))
 	case bool:
-		return "boolean " + strconv.FormatBool(x)
+		return "a boolean"
 	case json.Number:
-		return "number " + string(x)
+		return "a number"
 	case time.Time:
-		return "time " + x.Format(time.RFC3339)
+		return "a time"
 	case []byte:
-		return "bytes"
+		return fmt.Sprintf("%d bytes", len(x))
 	case map[string]any:
-		return "object"
+		return "an object"
 	case []any:
-		return "array"
+		return "an array"
 	}
 	if _, _, ok := number(v); ok {
-		return fmt.Sprintf("number %v", v)
+		return "a number"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -383,17 +423,20 @@ func describe(v any) string {
 // checkText rejects strings that an XML document cannot carry: invalid
 // UTF-8 and the characters XML 1.0 excludes (C0 controls other than tab,
 // newline and carriage return, and U+FFFE/U+FFFF). Sending them would make
-// the whole packet malformed, or be silently altered by the encoder.
+// the whole packet malformed, or be silently altered by the encoder. The
+// problem says where, in characters, not which: the value may be a secret.
 func checkText(s string) string {
+	n := 0
 	for i, r := range s {
+		n++
 		switch {
 		case r == utf8.RuneError:
 			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
-				return "not valid UTF-8"
+				return fmt.Sprintf("not valid UTF-8 (at character %d)", n)
 			}
 		case r < 0x20 && r != '\t' && r != '\n' && r != '\r',
 			r == 0xFFFE, r == 0xFFFF:
-			return fmt.Sprintf("contains %U, which XML cannot carry", r)
+			return fmt.Sprintf("holds a character XML cannot carry (a control character, U+FFFE or U+FFFF) at character %d", n)
 		}
 	}
 	return ""
@@ -416,24 +459,6 @@ func isUUID(s string) bool {
 			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-// isNCName reports whether s can name a Structure property or a
-// ValueTable column: an XML name without a colon. Letters and '_' may
-// start it; letters, digits, '.', '-', '_' and combining marks may follow.
-func isNCName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || unicode.IsLetter(r):
-		case i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)):
-		default:
-			return false
 		}
 	}
 	return true

@@ -1,8 +1,11 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -72,14 +75,14 @@ func TestFieldsTypes(t *testing.T) {
 		{name: "string", field: "S", value: "abc", want: soap.String("abc")},
 		{name: "string length counts runes not bytes", field: "S", value: "ЯЯЯЯЯ", want: soap.String("ЯЯЯЯЯ")},
 		{name: "string too long", field: "S", value: "ЯЯЯЯЯЯ", problem: "longer than 5 characters (got 6)"},
-		{name: "string from JSON number rejected", field: "S", value: float64(42), problem: "want xs:string, got number 42"},
-		{name: "string from json.Number rejected", field: "S", value: json.Number("7"), problem: "want xs:string, got number 7"},
-		{name: "string from int rejected", field: "S", value: int64(42), problem: "want xs:string, got number 42"},
-		{name: "string from bool rejected", field: "S", value: true, problem: "want xs:string, got boolean true"},
-		{name: "string from object rejected", field: "S", value: map[string]any{"a": 1}, problem: "want xs:string, got object"},
-		{name: "string from array rejected", field: "S", value: []any{"a"}, problem: "want xs:string, got array"},
-		{name: "string invalid UTF-8", field: "S", value: "a\xffb", problem: "not valid UTF-8"},
-		{name: "string control character", field: "S", value: "a\x01b", problem: "contains U+0001, which XML cannot carry"},
+		{name: "string from JSON number rejected", field: "S", value: float64(42), problem: "want xs:string, got a number"},
+		{name: "string from json.Number rejected", field: "S", value: json.Number("7"), problem: "want xs:string, got a number"},
+		{name: "string from int rejected", field: "S", value: int64(42), problem: "want xs:string, got a number"},
+		{name: "string from bool rejected", field: "S", value: true, problem: "want xs:string, got a boolean"},
+		{name: "string from object rejected", field: "S", value: map[string]any{"a": 1}, problem: "want xs:string, got an object"},
+		{name: "string from array rejected", field: "S", value: []any{"a"}, problem: "want xs:string, got an array"},
+		{name: "string invalid UTF-8", field: "S", value: "a\xffb", problem: "not valid UTF-8 (at character 2)"},
+		{name: "string control character", field: "S", value: "a\x01b", problem: "holds a character XML cannot carry (a control character, U+FFFE or U+FFFF) at character 2"},
 		{name: "string tab and newline allowed", field: "S", value: "a\tb\n", want: soap.String("a\tb\n")},
 		// identifiers
 		{name: "UUID lower", field: "ID", value: uuid1, want: soap.String(uuid1)},
@@ -92,13 +95,13 @@ func TestFieldsTypes(t *testing.T) {
 		{name: "decimal from float64", field: "N", value: 12.5, want: soap.Decimal("12.5")},
 		{name: "decimal from large float64 has no exponent", field: "N", value: 1e21, want: soap.Decimal("1000000000000000000000")},
 		{name: "decimal from string", field: "N", value: " -3.25 ", want: soap.Decimal("-3.25")},
-		{name: "decimal from bad string", field: "N", value: "abc", problem: `want xs:decimal, got string "abc"`},
+		{name: "decimal from bad string", field: "N", value: "abc", problem: "want xs:decimal, got a string of 3 characters"},
 		{name: "decimal from json.Number keeps digits", field: "N", value: json.Number("12.50"), want: soap.Decimal("12.50")},
 		{name: "decimal from json.Number exponent", field: "N", value: json.Number("1e3"), want: soap.Decimal("1000")},
 		{name: "decimal NaN", field: "N", value: math.NaN(), problem: "not a finite number"},
 		{name: "decimal +Inf", field: "N", value: math.Inf(1), problem: "not a finite number"},
 		{name: "decimal float32 NaN", field: "N", value: float32(math.NaN()), problem: "not a finite number"},
-		{name: "decimal from bool rejected", field: "N", value: false, problem: "want xs:decimal, got boolean false"},
+		{name: "decimal from bool rejected", field: "N", value: false, problem: "want xs:decimal, got a boolean"},
 		// msgpack widths
 		{name: "msgpack int8", field: "N", value: int8(-3), want: soap.Decimal("-3")},
 		{name: "msgpack int16", field: "N", value: int16(300), want: soap.Decimal("300")},
@@ -115,8 +118,8 @@ func TestFieldsTypes(t *testing.T) {
 		{name: "boolean", field: "B", value: true, want: soap.Bool(true)},
 		{name: "boolean from string true", field: "B", value: "true", want: soap.Bool(true)},
 		{name: "boolean from string false", field: "B", value: "false", want: soap.Bool(false)},
-		{name: "boolean from other string", field: "B", value: "yes", problem: `want xs:boolean, got string "yes"`},
-		{name: "boolean from number", field: "B", value: float64(1), problem: "want xs:boolean, got number 1"},
+		{name: "boolean from other string", field: "B", value: "yes", problem: "want xs:boolean, got a string of 3 characters"},
+		{name: "boolean from number", field: "B", value: float64(1), problem: "want xs:boolean, got a number"},
 		// xs:dateTime
 		{name: "dateTime from date string", field: "DT", value: "2024-02-26", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T00:00:00"}},
 		{name: "dateTime from local string", field: "DT", value: "2024-02-26T09:07:42", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T09:07:42"}},
@@ -124,7 +127,7 @@ func TestFieldsTypes(t *testing.T) {
 		{name: "dateTime from RFC 3339 UTC", field: "DT", value: "2024-02-26T09:07:42Z", want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T09:07:42"}},
 		{name: "dateTime from time.Time", field: "DT", value: b.when, want: soap.Value{Kind: soap.KindDateTime, Text: "2024-02-26T23:30:05"}},
 		{name: "dateTime bad string", field: "DT", value: "26.02.2024", problem: "not a date and time (want 2006-01-02T15:04:05)"},
-		{name: "dateTime from number", field: "DT", value: float64(1708930062), problem: "want xs:dateTime, got number 1.708930062e+09"},
+		{name: "dateTime from number", field: "DT", value: float64(1708930062), problem: "want xs:dateTime, got a number"},
 		// xs:date
 		{name: "date", field: "D", value: "1990-05-17", want: soap.Value{Kind: soap.KindDate, Text: "1990-05-17"}},
 		{name: "date from dateTime string", field: "D", value: "1990-05-17T10:00:00", want: soap.Value{Kind: soap.KindDate, Text: "1990-05-17"}},
@@ -137,7 +140,7 @@ func TestFieldsTypes(t *testing.T) {
 		{name: "binary from base64 string", field: "Bin", value: "aGkh", want: soap.Value{Kind: soap.KindBinary, Text: "aGkh"}},
 		{name: "binary from bad base64", field: "Bin", value: "aGk!", problem: "not base64 (want standard base64 with padding)"},
 		{name: "binary from URL base64", field: "Bin", value: "-_8=", problem: "not base64 (want standard base64 with padding)"},
-		{name: "binary from number", field: "Bin", value: 5, problem: "want xs:base64Binary, got number 5"},
+		{name: "binary from number", field: "Bin", value: 5, problem: "want xs:base64Binary, got a number"},
 		// nulls of optional parameters are sent as nil
 		{name: "null optional", field: "S", value: nil, want: soap.Null()},
 	}
@@ -155,6 +158,9 @@ func TestFieldsTypes(t *testing.T) {
 		})
 	}
 }
+
+// badName is the problem of a field whose name is not valid.
+const badName = "not a valid name (want letters, digits, '_', '-' or '.', starting with a letter or '_', such as ClientID)"
 
 // TestFieldsOperations covers the rules that depend on the operation:
 // required and unknown fields, keys, order and fields typed by value.
@@ -268,15 +274,15 @@ func TestFieldsOperations(t *testing.T) {
 				"Ptr": new(int), "Ctl": "\x00",
 			},
 			errs: FieldErrors{
-				{Field: "", Problem: "not an XML name (want an NCName such as ClientID)"},
-				{Field: "1st", Problem: "not an XML name (want an NCName such as ClientID)"},
-				{Field: "Bad name", Problem: "not an XML name (want an NCName such as ClientID)"},
-				{Field: "Ctl", Problem: "contains U+0000, which XML cannot carry"},
+				{Field: "", Problem: badName},
+				{Field: "1st", Problem: badName},
+				{Field: "Bad name", Problem: badName},
+				{Field: "Ctl", Problem: "holds a character XML cannot carry (a control character, U+FFFE or U+FFFF) at character 1"},
 				{Field: "Inf", Problem: "not a finite number"},
-				{Field: "List", Problem: "want a string, number, boolean, time, bytes or null, got array"},
-				{Field: "Nested", Problem: "want a string, number, boolean, time, bytes or null, got object"},
+				{Field: "List", Problem: "want a string, number, boolean, time, bytes or null, got an array"},
+				{Field: "Nested", Problem: "want a string, number, boolean, time, bytes or null, got an object"},
 				{Field: "Ptr", Problem: "want a string, number, boolean, time, bytes or null, got *int"},
-				{Field: "ns:Name", Problem: "not an XML name (want an NCName such as ClientID)"},
+				{Field: "ns:Name", Problem: badName},
 			},
 		},
 		{
@@ -350,8 +356,8 @@ func TestFieldsOperations(t *testing.T) {
 				{Field: "EMail", Problem: "required"},
 				{Field: "Name", Problem: "required"},
 				{Field: "Nickname", Problem: "unknown field"},
-				{Field: "Password", Problem: "want xs:string, got number 1234"},
-				{Field: "Phone", Problem: "want xs:string, got array"},
+				{Field: "Password", Problem: "want xs:string, got a number"},
+				{Field: "Phone", Problem: "want xs:string, got an array"},
 				{Field: "Surname", Problem: "longer than 20 characters (got 23)"},
 			},
 		},
@@ -456,6 +462,174 @@ func BenchmarkFields(b *testing.B) {
 	for b.Loop() {
 		if _, err := op.Fields(fields); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestProblemsNeverQuoteValues gives secrets of the wrong type, too long,
+// or with characters XML cannot carry: no error may show them, whole or in
+// part, only their type and length.
+func TestProblemsNeverQuoteValues(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-XYZ-very-secret"
+	values := []any{
+		secret,                       // too long for ClientUserEdit (10)
+		json.Number("1234567890123"), // a number where a string belongs
+		float64(987654321),
+		true,
+		secret[:5] + "\x01" + secret[5:9],
+		secret[:5] + "\xff" + secret[5:9],
+		[]byte(secret),
+		time.Date(2031, 7, 9, 8, 7, 6, 0, time.UTC),
+		map[string]any{secret: secret},
+		[]any{secret},
+	}
+	for _, opName := range []string{"ClientUserEdit", "SpecialistAdd", "SpecialistEdit"} {
+		op := mustLookup(t, opName)
+		require.True(t, op.IsSecret("Password"), opName)
+		for i, v := range values {
+			t.Run(fmt.Sprintf("%s/%d", opName, i), func(t *testing.T) {
+				t.Parallel()
+				_, err := op.Fields(map[string]any{"Password": v})
+				var fe FieldErrors
+				errors.As(err, &fe)
+				var problem string
+				for _, e := range fe {
+					if e.Field == "Password" {
+						problem = e.Problem
+					}
+				}
+				if s, ok := v.(string); ok && s == secret && opName != "ClientUserEdit" {
+					require.Empty(t, problem, "a long string is a fine password where no length is declared")
+					return
+				}
+				require.NotEmpty(t, problem, "%#v", v)
+				for _, shown := range []string{secret[:4], "1234", "9876", "true", "2031", "hunt"} {
+					require.NotContains(t, err.Error(), shown)
+				}
+			})
+		}
+	}
+	// The same holds for fields passed through by value.
+	_, err := mustLookup(t, "ClientUserAdd").Fields(map[string]any{"Password": map[string]any{"k": secret}, "Token": secret + "\x00"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hunt")
+}
+
+func TestIsSecret(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		op, field string
+		secret    bool
+	}{
+		{"ClientUserEdit", "Password", true},
+		{"ClientUserEdit", "Name", false},
+		{"ClientUserEdit", "password", false}, // not a parameter: refused, never sent
+		{"SpecialistAdd", "Password", true},
+		{"SpecialistEdit", "Password", true},
+		{"SpecialistEdit", "Phone", false},
+		// Passed through by value: the name decides.
+		{"ClientUserAdd", "Password", true},
+		{"ClientUserAdd", "UserPassword", true},
+		{"ClientUserAdd", "Passwd", true},
+		{"ClientUserAdd", "APIToken", true},
+		{"ClientUserAdd", "ClientSecret", true},
+		{"ClientUserAdd", "Name", false},
+		{"ClientUserAdd", "Pass", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.op+"/"+tc.field, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.secret, mustLookup(t, tc.op).IsSecret(tc.field))
+		})
+	}
+}
+
+// TestFieldsUnknownCap: a field no parameter declares may not carry more
+// than FieldLimits.MaxUnknownBytes; declared ones are bound by their
+// declaration only.
+func TestFieldsUnknownCap(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("ж", DefaultMaxUnknownBytes/2) // exactly the default, in bytes
+	cases := []struct {
+		name    string
+		op      string
+		lim     FieldLimits
+		value   any
+		problem string
+	}{
+		{name: "string at the default", op: "ClientAdd", value: big},
+		{name: "string over the default", op: "ClientAdd", value: big + "x", problem: "longer than 65536 bytes (got 65537)"},
+		{name: "bytes at the default", op: "ClientAdd", value: make([]byte, DefaultMaxUnknownBytes)},
+		{name: "bytes over the default", op: "ClientAdd", value: make([]byte, DefaultMaxUnknownBytes+1), problem: "longer than 65536 bytes (got 65537)"},
+		{name: "digits over the default", op: "ClientAdd", value: json.Number(strings.Repeat("9", DefaultMaxUnknownBytes+1)), problem: "longer than 65536 bytes (got 65537)"},
+		{name: "string at a given cap", op: "ClientAdd", lim: FieldLimits{MaxUnknownBytes: 4}, value: "abcd"},
+		{name: "string over a given cap", op: "ClientAdd", lim: FieldLimits{MaxUnknownBytes: 4}, value: "abcde", problem: "longer than 4 bytes (got 5)"},
+		{name: "cap counts bytes", op: "ClientAdd", lim: FieldLimits{MaxUnknownBytes: 4}, value: "жжж", problem: "longer than 4 bytes (got 6)"},
+		{name: "numbers and booleans are short", op: "ClientAdd", lim: FieldLimits{MaxUnknownBytes: 1}, value: int64(123456)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			props, err := mustLookup(t, tc.op).FieldsWithin(map[string]any{"Note": tc.value}, tc.lim)
+			if tc.problem == "" {
+				require.NoError(t, err)
+				require.Len(t, props, 1)
+				return
+			}
+			require.Equal(t, FieldErrors{{Op: tc.op, Field: "Note", Problem: tc.problem}}, err)
+		})
+	}
+	// A declared parameter is not capped: file data travels in Data.
+	data := make([]byte, 4*DefaultMaxUnknownBytes)
+	props, err := mustLookup(t, "ServiceRequestAttachFile").FieldsWithin(map[string]any{
+		"ServiceRequestID": "000123", "AuthorID": uuid1, "Name": "a.bin", "Hash": "x", "Data": data,
+	}, FieldLimits{MaxUnknownBytes: 10})
+	require.NoError(t, err)
+	require.Equal(t, soap.Binary(data), props[4].Value)
+}
+
+// TestAcceptedNamesEncode: every name the catalogue accepts for a field
+// passed through by value can be encoded, as a Structure property and as
+// a packet's column, and reads back unchanged; every name it refuses, the
+// encoder refuses too. Candidates: each character of the alphabets up to
+// U+0800 and of the spaces and punctuation U+1680–U+206F, and a sample of
+// the rest, first and last in a name.
+func TestAcceptedNamesEncode(t *testing.T) {
+	t.Parallel()
+	op := mustLookup(t, "ClientAdd")
+	candidates := []string{"Имя", "ИмяПользователя_2", "Ёлка_1.a-b", "Name", "1st", "a b", "ns:Name", ""}
+	for r := rune(0x80); r <= 0x10FFFF; r++ {
+		if r < 0x800 || r >= 0x1680 && r <= 0x206F || r <= 0xFFFF && r%37 == 0 || r%997 == 0 {
+			candidates = append(candidates, string(r)+"a", "a"+string(r))
+		}
+	}
+	var props []soap.Property
+	for _, name := range candidates {
+		got, err := op.Fields(map[string]any{name: "v"})
+		encodeErr := soap.EncodeRequest(io.Discard, soap.SOAP11, &soap.Request{Op: op.Name, Params: soap.Struct(soap.Property{Name: name, Value: soap.String("v")})})
+		if err != nil {
+			require.Error(t, encodeErr, "the catalogue refuses %q, the encoder takes it", name)
+			continue
+		}
+		require.NoError(t, encodeErr, "the catalogue takes %q, the encoder refuses it", name)
+		props = append(props, got...)
+	}
+	require.Greater(t, len(props), 10_000)
+	for len(props) > 0 {
+		chunk := props[:min(len(props), 40_000)]
+		props = props[len(chunk):]
+		cols := make([]soap.Column, len(chunk))
+		row := make([]soap.Value, len(chunk))
+		for i, p := range chunk {
+			cols[i], row[i] = soap.Column{Name: p.Name, Type: soap.TypeOf(p.Value.Kind)}, p.Value
+		}
+		for _, params := range []soap.Value{soap.Struct(chunk...), soap.TableValue(&soap.Table{Columns: cols, Rows: [][]soap.Value{row}})} {
+			var b bytes.Buffer
+			require.NoError(t, soap.EncodeRequest(&b, soap.SOAP12, &soap.Request{Op: op.Name, Params: params}))
+			_, back, err := soap.DecodeRequest(&b, soap.Limits{})
+			require.NoError(t, err)
+			require.Equal(t, params, back.Params)
 		}
 	}
 }

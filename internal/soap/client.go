@@ -64,8 +64,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxConnsPerHost <= 0 {
 		cfg.MaxConnsPerHost = 16
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
+	var hc *http.Client
+	if cfg.HTTPClient != nil {
+		own := *cfg.HTTPClient // a copy, so that the rule below holds without changing the caller's
+		hc = &own
+	} else {
 		hc = &http.Client{Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -79,6 +82,10 @@ func New(cfg Config) (*Client, error) {
 			ForceAttemptHTTP2:     true,
 		}}
 	}
+	// Never follow a redirect: it would carry the Basic credentials to
+	// wherever it points, and the service did not run a redirected call.
+	// A 3xx answer is an *HTTPError.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{cfg: cfg, url: u.String(), http: hc}, nil
 }
 
@@ -133,41 +140,77 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (*Response, e
 		_, _ = io.CopyN(io.Discard, hresp.Body, 4<<10)
 		_ = hresp.Body.Close()
 	}()
-	switch hresp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	switch {
+	case hresp.StatusCode == http.StatusUnauthorized, hresp.StatusCode == http.StatusForbidden:
 		return nil, &AuthError{Op: op, StatusCode: hresp.StatusCode}
+	case hresp.StatusCode >= 300 && hresp.StatusCode < 400:
+		// Not followed (see New): the service never saw the call.
+		data, _ := io.ReadAll(io.LimitReader(hresp.Body, snippetBytes))
+		return nil, &HTTPError{Op: op, StatusCode: hresp.StatusCode, Body: snippet(data)}
+	case hresp.StatusCode != http.StatusOK:
+		return c.failed(op, hresp)
 	}
-	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.cfg.MaxResponseBytes+1))
-	if err != nil {
-		// The request was answered, so the service ran it.
-		return nil, &TransportError{Op: op, Sent: true, Err: scrub(err)}
-	}
-	if int64(len(data)) > c.cfg.MaxResponseBytes {
-		return nil, &DecodeError{Op: op, Offset: c.cfg.MaxResponseBytes, Err: ErrResponseTooLarge}
-	}
-	resp, err := DecodeResponseBytes(data, c.cfg.Limits)
+	// The answer is decoded as it arrives, within the client's cap, so a
+	// big read is never held twice.
+	in := &bodyReader{r: hresp.Body}
+	lim := c.cfg.Limits
+	lim.MaxBytes = c.cfg.MaxResponseBytes
+	resp, err := DecodeResponse(in, lim)
 	if err != nil {
 		var fe *FaultError
 		var de *DecodeError
 		switch {
+		case in.err != nil:
+			// The request was answered, so the service ran it.
+			return nil, &TransportError{Op: op, Sent: true, Err: scrub(in.err)}
 		case errors.As(err, &fe):
 			fe.Op, fe.StatusCode = op, hresp.StatusCode
-		case hresp.StatusCode != http.StatusOK:
-			// A status without a SOAP body: a proxy, a gateway, or the
-			// service failing before it could answer in SOAP.
-			return nil, &HTTPError{Op: op, StatusCode: hresp.StatusCode, Body: snippet(data)}
 		case errors.As(err, &de):
 			de.Op = op
 		}
 		return nil, err
 	}
-	if hresp.StatusCode != http.StatusOK {
-		return nil, &HTTPError{Op: op, StatusCode: hresp.StatusCode, Body: snippet(data)}
-	}
 	if resp.Op != op {
 		return nil, &DecodeError{Op: op, Err: fmt.Errorf("answer is for operation %s", resp.Op)}
 	}
 	return resp, resp.Err()
+}
+
+// failed reads an answer with a status other than 200: a SOAP Fault (the
+// service's exception, usually with 500) is a *FaultError, anything else
+// an *HTTPError.
+func (c *Client) failed(op string, hresp *http.Response) (*Response, error) {
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return nil, &TransportError{Op: op, Sent: true, Err: scrub(err)}
+	}
+	if int64(len(data)) > c.cfg.MaxResponseBytes {
+		return nil, &DecodeError{Op: op, Offset: c.cfg.MaxResponseBytes, Err: ErrResponseTooLarge}
+	}
+	_, err = DecodeResponseBytes(data, c.cfg.Limits)
+	var fe *FaultError
+	if errors.As(err, &fe) {
+		fe.Op, fe.StatusCode = op, hresp.StatusCode
+		return nil, fe
+	}
+	// A status without a SOAP Fault: a proxy, a gateway, or the service
+	// failing before it could answer in SOAP.
+	return nil, &HTTPError{Op: op, StatusCode: hresp.StatusCode, Body: snippet(data)}
+}
+
+// bodyReader keeps the error of reading a response body, which is the
+// transport's, apart from what the decoder makes of the bytes.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // scrub removes the URL (which could carry a query with secrets in some
@@ -180,10 +223,12 @@ func scrub(err error) error {
 	return err
 }
 
+// snippetBytes is how much of a body an *HTTPError keeps.
+const snippetBytes = 256
+
 func snippet(b []byte) string {
-	const n = 256
-	if len(b) > n {
-		b = b[:n]
+	if len(b) > snippetBytes {
+		b = b[:snippetBytes]
 	}
 	return string(bytes.ToValidUTF8(b, []byte("?")))
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,12 +128,47 @@ func TestClientTypedErrors(t *testing.T) {
 			},
 		},
 		{
-			name:    "plain 500",
-			handler: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "<html>Internal error</html>", 500) },
+			// The service (or a proxy) failed at a moment nobody can tell:
+			// perhaps after it ran the call.
+			name:      "500 without a SOAP Fault",
+			handler:   func(w http.ResponseWriter, r *http.Request) { http.Error(w, "<html>Internal error</html>", 500) },
+			processed: true,
 			check: func(t *testing.T, err error) {
 				var he *soap.HTTPError
 				require.ErrorAs(t, err, &he)
 				require.Equal(t, 500, he.StatusCode)
+				require.Equal(t, "<html>Internal error</html>\n", he.Body)
+			},
+		},
+		{
+			name: "500 with a well-formed answer that is not a Fault",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(500)
+				_ = soap.EncodeResponse(w, soap.SOAP12, &soap.Response{Op: "ClientUserEdit", Code: "SUCCESS"})
+			},
+			processed: true,
+			check: func(t *testing.T, err error) {
+				var he *soap.HTTPError
+				require.ErrorAs(t, err, &he)
+				require.Equal(t, 500, he.StatusCode)
+			},
+		},
+		{
+			name:    "503: refused before running",
+			handler: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", 503) },
+			check: func(t *testing.T, err error) {
+				var he *soap.HTTPError
+				require.ErrorAs(t, err, &he)
+				require.Equal(t, 503, he.StatusCode)
+			},
+		},
+		{
+			name:    "429: refused before running",
+			handler: func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow down", 429) },
+			check: func(t *testing.T, err error) {
+				var he *soap.HTTPError
+				require.ErrorAs(t, err, &he)
+				require.Equal(t, 429, he.StatusCode)
 			},
 		},
 		{
@@ -161,6 +197,27 @@ func TestClientTypedErrors(t *testing.T) {
 			},
 			processed: true,
 			check:     func(t *testing.T, err error) { require.ErrorIs(t, err, soap.ErrResponseTooLarge) },
+		},
+		{
+			name: "connection cut in the middle of the answer",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				rec := httptest.NewRecorder()
+				answer(rec, soap.SOAP12, &soap.Response{Op: "ClientUserEdit", Code: "SUCCESS", Data: soap.String(strings.Repeat("x", 1<<14))})
+				b := rec.Body
+				w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+				_, _ = w.Write(b.Bytes()[:b.Len()/2])
+				w.(http.Flusher).Flush()
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					_ = conn.Close()
+				}
+			},
+			processed: true,
+			check: func(t *testing.T, err error) {
+				var te *soap.TransportError
+				require.ErrorAs(t, err, &te)
+				require.True(t, te.Sent)
+				require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+			},
 		},
 		{
 			name: "answer for another operation",
@@ -210,6 +267,49 @@ func TestClientTypedErrors(t *testing.T) {
 			tc.check(t, err)
 			require.Equal(t, tc.processed, soap.MayHaveBeenProcessed(err), "MayHaveBeenProcessed(%v)", err)
 			require.NotContains(t, err.Error(), "s3cret-pass")
+		})
+	}
+}
+
+// TestClientNeverFollowsRedirects: a redirect would carry the Basic
+// credentials to the host it names. The second server must see no request
+// at all, and the call fails as not processed.
+func TestClientNeverFollowsRedirects(t *testing.T) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			var elsewhere atomic.Int64
+			var sawAuth atomic.Bool
+			other, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+				elsewhere.Add(1)
+				if r.Header.Get("Authorization") != "" {
+					sawAuth.Store(true)
+				}
+				answer(w, soap.SOAP12, &soap.Response{Op: "ClientUserEdit", Code: "SUCCESS"})
+			})
+			srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+"/cus/ws/PartnerWebAPI2", code)
+			})
+			for _, c := range []*soap.Client{
+				client(t, srv.URL, soap.SOAP11),
+				// A client of the caller's is held to the same rule,
+				// without being changed.
+				func() *soap.Client {
+					hc := &http.Client{}
+					c, err := soap.New(soap.Config{URL: srv.URL, User: "admin", Password: "s3cret-pass", HTTPClient: hc})
+					require.NoError(t, err)
+					require.Nil(t, hc.CheckRedirect)
+					return c
+				}(),
+			} {
+				_, err := c.Call(context.Background(), editRequest())
+				var he *soap.HTTPError
+				require.ErrorAs(t, err, &he)
+				require.Equal(t, code, he.StatusCode)
+				require.False(t, soap.MayHaveBeenProcessed(err))
+				require.NotContains(t, err.Error(), "s3cret-pass")
+			}
+			require.Zero(t, elsewhere.Load(), "the redirect's target got a request")
+			require.False(t, sawAuth.Load())
 		})
 	}
 }

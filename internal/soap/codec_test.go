@@ -318,17 +318,98 @@ func TestInterface(t *testing.T) {
 
 func TestEncodeEscapesHostileText(t *testing.T) {
 	req := &soap.Request{Op: "ClientUserEdit", Params: soap.Struct(
-		soap.Property{Name: `a"b<c`, Value: soap.String("x\x00y</d4p1:Value>\uFFFE\r")},
+		soap.Property{Name: "Имя", Value: soap.String("x\x00y</d4p1:Value>\uFFFE\r\"'&")},
 	)}
 	var b bytes.Buffer
 	require.NoError(t, soap.EncodeRequest(&b, soap.SOAP11, req))
 	_, back, err := soap.DecodeRequest(&b, soap.Limits{})
 	require.NoError(t, err)
-	require.Equal(t, `a"b<c`, back.Params.Props[0].Name)
-	require.Equal(t, "x\uFFFDy</d4p1:Value>\uFFFD\r", back.Params.Props[0].Value.Text)
+	require.Equal(t, "Имя", back.Params.Props[0].Name)
+	require.Equal(t, "x\uFFFDy</d4p1:Value>\uFFFD\r\"'&", back.Params.Props[0].Value.Text)
 
-	require.Error(t, soap.EncodeRequest(&b, soap.SOAP11, &soap.Request{Op: "bad op"}))
+	// A name that is not one is refused wherever it would go.
+	for _, bad := range []*soap.Request{
+		{Op: "bad op"},
+		{Op: "X", Params: soap.Struct(soap.Property{Name: `a"b<c`, Value: soap.String("x")})},
+		{Op: "X", Params: soap.Struct(soap.Property{Name: "S", Value: soap.Struct(soap.Property{Name: "1st", Value: soap.Null()})})},
+		{Op: "X", Params: soap.TableValue(&soap.Table{Columns: []soap.Column{{Name: "a b"}}})},
+		{Op: "X", Children: []soap.Property{{Name: "m:x", Value: soap.String("")}}},
+	} {
+		require.ErrorContains(t, soap.EncodeRequest(&b, soap.SOAP11, bad), "is not a name")
+	}
 	require.Error(t, soap.EncodeRequest(&b, soap.SOAP11, &soap.Request{Op: "X", Params: soap.String("not params")}))
 	bad := &soap.Request{Op: "X", Params: soap.TableValue(&soap.Table{Columns: []soap.Column{{Name: "A"}}, Rows: [][]soap.Value{{}}})}
 	require.ErrorContains(t, soap.EncodeRequest(&b, soap.SOAP11, bad), "row 0 has 0 cells for 1 columns")
+}
+
+// TestRows covers the per-row result table, as it arrives through the
+// decoder: a row that does not have one cell per column, or whose code is
+// not a code, is an unreadable answer, never a result.
+func TestRows(t *testing.T) {
+	t.Parallel()
+	cols := []soap.Column{{Name: "ResultCode", Type: soap.TypeOf(soap.KindString)}, {Name: "ResultData"}}
+	ok := []soap.Value{soap.String("SUCCESS"), soap.Bool(true)}
+	table := func(cols []soap.Column, rows ...[]soap.Value) soap.Value {
+		return soap.TableValue(&soap.Table{Columns: cols, Rows: rows})
+	}
+	// The encoder refuses rows that do not fit their columns: a peer's
+	// answer is written out.
+	raw := func(rows string) string {
+		return `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><m:ClientUserEditResponse xmlns:m="x"><m:return xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">` +
+			`<Property name="ResultCode"><Value>SUCCESS</Value></Property><Property name="ResultData"><Value xsi:type="ValueTable">` +
+			`<column><Name>ResultCode</Name><ValueType><Type>xs:string</Type></ValueType></column><column><Name>ResultData</Name><ValueType/></column>` +
+			rows + `</Value></Property></m:return></m:ClientUserEditResponse></soap:Body></soap:Envelope>`
+	}
+	cases := []struct {
+		name    string
+		data    soap.Value
+		msg     string // the answer as written, instead of data
+		sent    int    // for RowsFor; -1 for Rows
+		want    []soap.RowResult
+		problem string
+	}{
+		{name: "two rows", data: table(cols, ok, []soap.Value{soap.String("NOT_FOUND"), soap.String("no such user")}), sent: -1,
+			want: []soap.RowResult{{Code: "SUCCESS", Data: soap.Bool(true)}, {Code: "NOT_FOUND", Data: soap.String("no such user")}}},
+		{name: "fewer rows than sent", data: table(cols, ok), sent: 3, want: []soap.RowResult{{Code: "SUCCESS", Data: soap.Bool(true)}}},
+		{name: "as many rows as sent", data: table(cols, ok, ok), sent: 2, want: []soap.RowResult{{Code: "SUCCESS", Data: soap.Bool(true)}, {Code: "SUCCESS", Data: soap.Bool(true)}}},
+		{name: "no rows", data: table(cols), sent: 1, want: []soap.RowResult{}},
+		{name: "no ResultData column", data: table(cols[:1], []soap.Value{soap.String("SUCCESS")}), sent: -1, want: []soap.RowResult{{Code: "SUCCESS"}}},
+		{name: "more rows than sent", data: table(cols, ok, ok), sent: 1, problem: "2 rows for a packet of 1"},
+		{name: "a shifted row", msg: raw(`<row><Value>SUCCESS</Value><Value xsi:type="xs:boolean">true</Value></row><row><Value xsi:type="xs:boolean">true</Value></row>`), sent: -1, problem: "row 2 has 1 cells for 2 columns"},
+		{name: "a row too long", msg: raw(`<row><Value>SUCCESS</Value><Value xsi:nil="true"/><Value xsi:nil="true"/></row>`), sent: -1, problem: "row 1 has 3 cells for 2 columns"},
+		{name: "a code that is not a string", data: table(cols, []soap.Value{soap.Bool(true), soap.Bool(true)}), sent: -1, problem: `row 1: ResultCode is xs:boolean "true"`},
+		{name: "an empty code", data: table(cols, []soap.Value{soap.String(""), soap.Null()}), sent: -1, problem: "row 1: ResultCode is xs:string"},
+		{name: "a nil code", data: table(cols, []soap.Value{soap.Null(), soap.Null()}), sent: -1, problem: "row 1: ResultCode is nil"},
+		{name: "no ResultCode column", data: table([]soap.Column{{Name: "Code"}}, []soap.Value{soap.String("SUCCESS")}), sent: -1, problem: "no ResultCode column"},
+		{name: "not a table", data: soap.Bool(true), sent: -1, problem: "packet result: xs:boolean, want a ValueTable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// Through the wire, as the worker gets it.
+			b := bytes.NewBufferString(tc.msg)
+			if tc.msg == "" {
+				require.NoError(t, soap.EncodeResponse(b, soap.SOAP12, &soap.Response{Op: "ClientUserEdit", Code: "SUCCESS", Data: tc.data}))
+			}
+			resp, err := soap.DecodeResponse(b, soap.Limits{})
+			require.NoError(t, err)
+			var rows []soap.RowResult
+			if tc.sent < 0 {
+				rows, err = resp.Rows()
+			} else {
+				rows, err = resp.RowsFor(tc.sent)
+			}
+			if tc.problem != "" {
+				var de *soap.DecodeError
+				require.ErrorAs(t, err, &de)
+				require.Equal(t, "ClientUserEdit", de.Op)
+				require.ErrorContains(t, err, tc.problem)
+				require.Nil(t, rows)
+				require.True(t, soap.MayHaveBeenProcessed(err))
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, rows)
+		})
+	}
 }

@@ -1,7 +1,6 @@
 package soap
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -25,14 +24,18 @@ type Limits struct {
 	// declarations included. Defaults to 256; the API's messages have at
 	// most five.
 	MaxAttrs int
-	// MaxName is the longest element or attribute name, prefix included,
-	// in bytes. Defaults to 1,024.
+	// MaxAttrBytes is the longest attribute value, in bytes, namespace
+	// declarations included. Defaults to 4,096; the API's longest are its
+	// namespace URIs and property names, under 100.
+	MaxAttrBytes int
+	// MaxName is the longest element or attribute name, without its
+	// prefix, in bytes. Defaults to 1,024.
 	MaxName int
 	// MaxBytes is the longest message DecodeResponse and DecodeRequest
 	// read from their io.Reader, in bytes. Defaults to 128 MiB, room for a
 	// text of MaxText's default length. DecodeResponseBytes and
-	// DecodeRequestBytes decode what they are given: the Client caps a
-	// response with Config.MaxResponseBytes before it decodes it.
+	// DecodeRequestBytes decode what they are given. The Client sets it
+	// to Config.MaxResponseBytes.
 	MaxBytes int64
 }
 
@@ -49,6 +52,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxAttrs <= 0 {
 		l.MaxAttrs = 256
 	}
+	if l.MaxAttrBytes <= 0 {
+		l.MaxAttrBytes = 4096
+	}
 	if l.MaxName <= 0 {
 		l.MaxName = 1024
 	}
@@ -58,14 +64,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// DecodeResponse reads a SOAP 1.1 or 1.2 response of PartnerWebAPI2 from r,
-// to its end and at most Limits.MaxBytes of it; see DecodeResponseBytes.
+// DecodeResponse reads a SOAP 1.1 or 1.2 response of PartnerWebAPI2 from r
+// as it arrives, to its end and at most Limits.MaxBytes of it (more is a
+// *DecodeError wrapping ErrResponseTooLarge); see DecodeResponseBytes.
 func DecodeResponse(r io.Reader, lim Limits) (*Response, error) {
-	data, err := readMessage(r, lim.withDefaults().MaxBytes, ErrResponseTooLarge)
-	if err != nil {
-		return nil, err
-	}
-	return DecodeResponseBytes(data, lim)
+	lim = lim.withDefaults()
+	return decodeResponse(newDecoder(newReader(r, lim, ErrResponseTooLarge), lim))
 }
 
 // DecodeResponseBytes reads a SOAP 1.1 or 1.2 response of PartnerWebAPI2.
@@ -74,7 +78,11 @@ func DecodeResponse(r io.Reader, lim Limits) (*Response, error) {
 // is not an error here: the Response carries it (see Response.Err). The
 // Response shares no memory with data.
 func DecodeResponseBytes(data []byte, lim Limits) (*Response, error) {
-	dc := newDecoder(data, lim)
+	lim = lim.withDefaults()
+	return decodeResponse(newDecoder(newBytesReader(data, lim), lim))
+}
+
+func decodeResponse(dc *decoder) (*Response, error) {
 	_, body, err := dc.envelope()
 	if err != nil {
 		return nil, err
@@ -89,7 +97,7 @@ func DecodeResponseBytes(data []byte, lim Limits) (*Response, error) {
 		}
 		return nil, f
 	}
-	op, ok := strings.CutSuffix(string(body.local), "Response")
+	op, ok := strings.CutSuffix(body.local, "Response")
 	if !ok || op == "" {
 		return nil, dc.errorf("body element <%s> is not an operation's response", body.local)
 	}
@@ -114,7 +122,7 @@ func DecodeResponseBytes(data []byte, lim Limits) (*Response, error) {
 			if err != nil {
 				return nil, err
 			}
-			resp.Extra = append(resp.Extra, Property{Name: dc.str(name.local), Value: Value{Kind: KindString, Text: text}})
+			resp.Extra = append(resp.Extra, Property{Name: name.local, Value: Value{Kind: KindString, Text: text}})
 		case tokEnd:
 			if !seenReturn {
 				return nil, dc.errorf("%sResponse has no return element", op)
@@ -127,14 +135,11 @@ func DecodeResponseBytes(data []byte, lim Limits) (*Response, error) {
 	}
 }
 
-// DecodeRequest reads a request envelope from r, to its end and at most
-// Limits.MaxBytes of it; see DecodeRequestBytes.
+// DecodeRequest reads a request envelope from r as it arrives, to its end
+// and at most Limits.MaxBytes of it; see DecodeRequestBytes.
 func DecodeRequest(r io.Reader, lim Limits) (Version, *Request, error) {
-	data, err := readMessage(r, lim.withDefaults().MaxBytes, errRequestTooLarge)
-	if err != nil {
-		return SOAP11, nil, err
-	}
-	return DecodeRequestBytes(data, lim)
+	lim = lim.withDefaults()
+	return decodeRequest(newDecoder(newReader(r, lim, errRequestTooLarge), lim))
 }
 
 // errRequestTooLarge is wrapped by the *DecodeError of a request longer
@@ -145,12 +150,16 @@ var errRequestTooLarge = errors.New("soap: request larger than the configured ca
 // operation is the body's element, its input either Params or plain
 // children. The Request shares no memory with data.
 func DecodeRequestBytes(data []byte, lim Limits) (Version, *Request, error) {
-	dc := newDecoder(data, lim)
+	lim = lim.withDefaults()
+	return decodeRequest(newDecoder(newBytesReader(data, lim), lim))
+}
+
+func decodeRequest(dc *decoder) (Version, *Request, error) {
 	v, body, err := dc.envelope()
 	if err != nil {
 		return v, nil, err
 	}
-	req := &Request{Op: string(body.local)}
+	req := &Request{Op: body.local}
 	for {
 		t, err := dc.next()
 		if err != nil {
@@ -177,7 +186,7 @@ func DecodeRequestBytes(data []byte, lim Limits) (Version, *Request, error) {
 			if err != nil {
 				return v, nil, err
 			}
-			req.Children = append(req.Children, Property{Name: dc.str(name.local), Value: String(text)})
+			req.Children = append(req.Children, Property{Name: name.local, Value: String(text)})
 		case tokEnd:
 			if req.Children == nil && req.Params.Kind == KindNil {
 				req.Params = Struct()
@@ -190,38 +199,6 @@ func DecodeRequestBytes(data []byte, lim Limits) (Version, *Request, error) {
 	}
 }
 
-// readMessage reads all of r, refusing more than max bytes with a
-// *DecodeError wrapping tooLarge. A *bytes.Buffer is drained without a copy.
-func readMessage(r io.Reader, max int64, tooLarge error) ([]byte, error) {
-	if b, ok := r.(*bytes.Buffer); ok {
-		if int64(b.Len()) > max {
-			return nil, &DecodeError{Offset: max, Err: tooLarge}
-		}
-		return b.Next(b.Len()), nil
-	}
-	size := int64(4096)
-	if l, ok := r.(interface{ Len() int }); ok {
-		size = int64(l.Len()) + 1 // +1 to see the end without growing
-	}
-	buf := make([]byte, 0, min(size, max+1))
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), max+1)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > max {
-			return nil, &DecodeError{Offset: max, Err: tooLarge}
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, &DecodeError{Offset: int64(len(buf)), Err: err}
-		}
-	}
-}
-
 // RowResult is one row of a packet's per-row result table.
 type RowResult struct {
 	Code string
@@ -230,26 +207,53 @@ type RowResult struct {
 
 // Rows reads a packet's per-row results: a ValueTable with columns
 // ResultCode and ResultData, one row per input row in input order. Fewer
-// rows than were sent means the rest were not processed.
-func (r *Response) Rows() ([]RowResult, error) {
+// rows than were sent means the rest were not processed. Every row must
+// have one cell per column and a string ResultCode that is not empty;
+// anything else is a *DecodeError, since a row whose cells are shifted
+// would otherwise give another row's data as its code.
+func (r *Response) Rows() ([]RowResult, error) { return r.rows(-1) }
+
+// RowsFor is Rows for a packet of sent rows: an answer with more rows
+// than were sent is a *DecodeError too.
+func (r *Response) RowsFor(sent int) ([]RowResult, error) { return r.rows(sent) }
+
+func (r *Response) rows(sent int) ([]RowResult, error) {
+	bad := func(format string, args ...any) error {
+		return &DecodeError{Op: r.Op, Err: fmt.Errorf("packet result: "+format, args...)}
+	}
 	if r.Data.Kind != KindTable || r.Data.Table == nil {
-		return nil, &DecodeError{Op: r.Op, Err: fmt.Errorf("packet result is %s, want a ValueTable of ResultCode and ResultData", r.Data.Kind)}
+		return nil, bad("%s, want a ValueTable of ResultCode and ResultData", r.Data.Kind)
 	}
 	t := r.Data.Table
 	ci, di := t.Column("ResultCode"), t.Column("ResultData")
 	if ci < 0 {
-		return nil, &DecodeError{Op: r.Op, Err: errors.New("packet result has no ResultCode column")}
+		return nil, bad("no ResultCode column")
+	}
+	if sent >= 0 && len(t.Rows) > sent {
+		return nil, bad("%d rows for a packet of %d", len(t.Rows), sent)
 	}
 	out := make([]RowResult, len(t.Rows))
 	for i, row := range t.Rows {
-		if ci < len(row) {
-			out[i].Code = row[ci].Text
+		if len(row) != len(t.Columns) {
+			return nil, bad("row %d has %d cells for %d columns", i+1, len(row), len(t.Columns))
 		}
-		if di >= 0 && di < len(row) {
+		if c := row[ci]; c.Kind != KindString || c.Text == "" {
+			return nil, bad("row %d: ResultCode is %s %q, want a result code", i+1, c.Kind, snippetString(c.Text))
+		}
+		out[i].Code = row[ci].Text
+		if di >= 0 {
 			out[i].Data = row[di]
 		}
 	}
 	return out, nil
+}
+
+// snippetString cuts s to 40 bytes of valid UTF-8, for an error message.
+func snippetString(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.ToValidUTF8(s, "?")
 }
 
 // Err returns nil when the call succeeded, else a *ResultError with the
@@ -265,16 +269,16 @@ func (r *Response) Err() error {
 	return &ResultError{Op: r.Op, Code: r.Code, Reason: reason}
 }
 
-// decoder walks the tokens of one message, counting depth and values.
+// decoder walks the tokens of one message, counting values.
 type decoder struct {
-	tk     tokenizer
+	z      *reader
 	lim    Limits
-	depth  int
 	values int
 	buf    []byte  // text of one element that came in pieces
 	lbuf   []byte  // texts of the leaves being read
 	stack  []Value // cells of the rows being read, innermost row last
 	slab   []Value // the chunk that finished rows are cut from
+	strs   [internSlots]string
 
 	// The texts of the cells of the rows being read gather in rowText,
 	// to become one string per row.
@@ -286,47 +290,22 @@ type decoder struct {
 // textSpan is where the text of the cell at stack[cell] is in rowText.
 type textSpan struct{ cell, start, end int }
 
-func newDecoder(data []byte, lim Limits) *decoder {
-	dc := &decoder{lim: lim.withDefaults(), pending: textSpan{cell: -1}}
-	dc.tk.reset(data, dc.lim)
-	return dc
+func newDecoder(z *reader, lim Limits) *decoder {
+	return &decoder{z: z, lim: lim, pending: textSpan{cell: -1}}
 }
 
 func (dc *decoder) errorf(format string, args ...any) error {
-	return &DecodeError{Err: fmt.Errorf(format, args...), Offset: dc.tk.offset()}
+	return &DecodeError{Err: fmt.Errorf(format, args...), Offset: dc.z.offset()}
 }
 
-// str returns b as a string, sharing the words messages repeat.
-func (dc *decoder) str(b []byte) string { return dc.tk.str(b) }
-
-// next returns the next token of the message, tracking depth; the end of
-// the document is an error, as the decoder reads within the root element.
+// next returns the next token of the message; the end of the document is
+// an error, as the decoder reads within the root element.
 func (dc *decoder) next() (*token, error) {
-	t, err := dc.read()
+	t, err := dc.z.next()
 	if err == nil && t.kind == tokEOF {
 		return nil, dc.errorf("unexpected end of message")
 	}
 	return t, err
-}
-
-// read returns the next token, tracking depth. The tokenizer drops comments
-// and processing instructions and refuses a DTD, so no entity is ever
-// declared, let alone expanded.
-func (dc *decoder) read() (*token, error) {
-	t, err := dc.tk.next()
-	if err != nil {
-		return nil, err
-	}
-	switch t.kind {
-	case tokStart:
-		dc.depth++
-		if dc.depth > dc.lim.MaxDepth {
-			return nil, dc.errorf("elements nested deeper than %d", dc.lim.MaxDepth)
-		}
-	case tokEnd:
-		dc.depth--
-	}
-	return t, nil
 }
 
 // finish reads the rest of the message once its content is decoded: what
@@ -334,7 +313,7 @@ func (dc *decoder) read() (*token, error) {
 // well-formed.
 func (dc *decoder) finish() error {
 	for {
-		t, err := dc.read()
+		t, err := dc.z.next()
 		if err != nil || t.kind == tokEOF {
 			return err
 		}
@@ -349,7 +328,7 @@ func (dc *decoder) envelope() (Version, xname, error) {
 		return v, root, err
 	}
 	if !root.is("Envelope") || !isEnvelopeNS(root.space) {
-		return v, root, dc.errorf("root element is <%s> in %q, want a SOAP Envelope", root.local, root.space)
+		return v, root, dc.errorf("root element is <%.40s> in %.80q, want a SOAP Envelope", root.local, root.space)
 	}
 	if root.space == NamespaceSOAP12 {
 		v = SOAP12
@@ -368,7 +347,7 @@ func (dc *decoder) envelope() (Version, xname, error) {
 			body, err := dc.start()
 			return v, body, err
 		default:
-			return v, el, dc.errorf("unexpected <%s> in the Envelope", el.local)
+			return v, el, dc.errorf("unexpected <%.40s> in the Envelope", el.local)
 		}
 	}
 }
@@ -385,10 +364,10 @@ func (dc *decoder) start() (xname, error) {
 		case tokStart:
 			return t.name, nil
 		case tokEnd:
-			return xname{}, dc.errorf("unexpected </%s>", t.name.local)
+			return xname{}, dc.errorf("unexpected </%.40s>", t.name.local)
 		case tokText:
-			if len(bytes.TrimSpace(t.text)) > 0 {
-				return xname{}, dc.errorf("unexpected text %.40q", t.text)
+			if len(trimSpace(t.text)) > 0 {
+				return xname{}, dc.errorf("unexpected text")
 			}
 		}
 	}
@@ -412,11 +391,11 @@ func (dc *decoder) skip() error {
 }
 
 // textBytes reads the character data of the current element, named name,
-// up to its end; child elements are skipped. The result is valid until the
-// next call.
+// up to its end; child elements are skipped. The result is dc.buf, valid
+// until the next call: a token's text is the XML decoder's buffer, which
+// its next token overwrites.
 func (dc *decoder) textBytes(name xname) ([]byte, error) {
-	var text []byte
-	own := false // text is dc.buf
+	dc.buf = dc.buf[:0]
 	for {
 		t, err := dc.next()
 		if err != nil {
@@ -424,26 +403,16 @@ func (dc *decoder) textBytes(name xname) ([]byte, error) {
 		}
 		switch t.kind {
 		case tokText:
-			if len(text)+len(t.text) > dc.lim.MaxText {
-				return nil, dc.errorf("text of <%s> longer than %d bytes", name.local, dc.lim.MaxText)
+			if len(dc.buf)+len(t.text) > dc.lim.MaxText {
+				return nil, dc.errorf("text of <%.40s> longer than %d bytes", name.local, dc.lim.MaxText)
 			}
-			switch {
-			case own:
-				dc.buf = append(dc.buf, t.text...)
-				text = dc.buf
-			case len(text) == 0 && t.stable:
-				// The common case: one piece, a slice of the input.
-				text = t.text
-			default:
-				dc.buf = append(append(dc.buf[:0], text...), t.text...)
-				text, own = dc.buf, true
-			}
+			dc.buf = append(dc.buf, t.text...)
 		case tokStart:
 			if err := dc.skip(); err != nil {
 				return nil, err
 			}
 		case tokEnd:
-			return text, nil
+			return dc.buf, nil
 		}
 	}
 }
@@ -483,7 +452,7 @@ func (dc *decoder) properties() ([]Property, error) {
 			}
 			continue
 		}
-		p := Property{Name: dc.str(el.attr("", "name"))}
+		p := Property{Name: el.attr("", "name")}
 		found := false
 		for {
 			vel, vend, err := dc.child()
@@ -537,16 +506,16 @@ func (dc *decoder) value(start *token, declared string, inRow bool) (Value, erro
 	if dc.values > dc.lim.MaxValues {
 		return Value{}, dc.errorf("more than %d values", dc.lim.MaxValues)
 	}
-	// The start tag's attributes are valid until the next read: take
-	// what is needed of them first.
-	if string(start.attr(NamespaceXSI, "nil")) == "true" {
+	// The start tag is valid until the next read: take what is needed of
+	// it first.
+	if start.attr(NamespaceXSI, "nil") == "true" {
 		return Value{}, dc.skip()
 	}
 	var kind Kind
 	typeName := ""
-	if t := start.attr(NamespaceXSI, "type"); len(t) > 0 {
+	if t := start.attr(NamespaceXSI, "type"); t != "" {
 		if kind = kindOf(t); kind == KindOther {
-			typeName = dc.str(t)
+			typeName = t
 		}
 	} else {
 		kind = kindOf(declared)
@@ -569,10 +538,10 @@ func (dc *decoder) value(start *token, declared string, inRow bool) (Value, erro
 		return Value{}, nil
 	case KindString, KindOther:
 	default:
-		text = bytes.TrimSpace(text)
+		text = trimSpace(text)
 	}
 	v := Value{Kind: kind, TypeName: typeName}
-	if s, ok := dc.tk.cached(text); ok || !inRow {
+	if s, ok := dc.cached(text); ok || !inRow {
 		v.Text = s
 		if !ok {
 			v.Text = dc.str(text)
@@ -587,15 +556,12 @@ func (dc *decoder) value(start *token, declared string, inRow bool) (Value, erro
 
 // kindOf maps an xsi:type (or a column's declared type) to the kind of
 // value it reads as: KindNil for Null, KindOther for types not known here.
-func kindOf[T string | []byte](typeName T) Kind {
+func kindOf(typeName string) Kind {
 	local := typeName
-	for i := len(local) - 1; i >= 0; i-- {
-		if local[i] == ':' {
-			local = local[i+1:]
-			break
-		}
+	if i := strings.LastIndexByte(local, ':'); i >= 0 {
+		local = local[i+1:]
 	}
-	switch string(local) {
+	switch local {
 	case "", "string":
 		return KindString
 	case "decimal":
@@ -732,7 +698,7 @@ func (dc *decoder) column() (Column, error) {
 			if err != nil {
 				return c, err
 			}
-			c.Name = dc.str(bytes.TrimSpace(name))
+			c.Name = dc.str(trimSpace(name))
 		case el.name.is("ValueType"):
 			if c.Type, err = dc.valueType(); err != nil {
 				return c, err
@@ -758,7 +724,7 @@ func (dc *decoder) valueType() (ValueType, error) {
 			if err != nil {
 				return vt, err
 			}
-			vt.Types = append(vt.Types, dc.str(bytes.TrimSpace(ty)))
+			vt.Types = append(vt.Types, dc.str(trimSpace(ty)))
 			continue
 		}
 		var q leafSet
@@ -781,13 +747,13 @@ func (dc *decoder) valueType() (ValueType, error) {
 // fewer than eight names are held.
 type leafSet struct {
 	n     int
-	names [8][]byte
+	names [8]string
 	spans [8][2]int // of dc.lbuf
 }
 
 func (q *leafSet) get(dc *decoder, name string) []byte {
 	for i := range q.n {
-		if string(q.names[i]) == name {
+		if q.names[i] == name {
 			return dc.lbuf[q.spans[i][0]:q.spans[i][1]]
 		}
 	}
@@ -809,7 +775,7 @@ func (dc *decoder) leaves(q *leafSet) error {
 		}
 		if q.n < len(q.names) {
 			i := 0
-			for i < q.n && !bytes.Equal(q.names[i], name.local) {
+			for i < q.n && q.names[i] != name.local {
 				i++
 			}
 			if i == q.n {
@@ -817,7 +783,7 @@ func (dc *decoder) leaves(q *leafSet) error {
 				q.n++
 			}
 			start := len(dc.lbuf)
-			dc.lbuf = append(dc.lbuf, bytes.TrimSpace(text)...)
+			dc.lbuf = append(dc.lbuf, trimSpace(text)...)
 			q.spans[i] = [2]int{start, len(dc.lbuf)}
 		}
 	}
@@ -835,26 +801,26 @@ func (dc *decoder) fault() (*FaultError, error) {
 			return f, nil
 		}
 		name := el.name
-		switch string(name.local) {
+		switch name.local {
 		case "faultcode", "faultstring", "faultactor", "detail", "Node", "Role":
 			text, err := dc.textBytes(name)
 			if err != nil {
 				return nil, err
 			}
-			switch string(name.local) {
+			switch name.local {
 			case "faultcode":
-				f.Code = string(bytes.TrimSpace(text))
+				f.Code = string(trimSpace(text))
 			case "faultstring":
-				f.Reason = string(bytes.TrimSpace(text))
+				f.Reason = string(trimSpace(text))
 			case "detail":
-				f.Detail = string(bytes.TrimSpace(text))
+				f.Detail = string(trimSpace(text))
 			}
 		case "Code", "Reason", "Detail":
 			text, err := dc.deepText()
 			if err != nil {
 				return nil, err
 			}
-			switch string(name.local) {
+			switch name.local {
 			case "Code":
 				f.Code = text
 			case "Reason":
@@ -886,7 +852,7 @@ func (dc *decoder) deepText() (string, error) {
 		case tokEnd:
 			depth--
 		case tokText:
-			if s := bytes.TrimSpace(t.text); len(s) > 0 {
+			if s := trimSpace(t.text); len(s) > 0 {
 				size += len(s)
 				if size > dc.lim.MaxText {
 					return "", dc.errorf("fault text longer than %d bytes", dc.lim.MaxText)
@@ -912,4 +878,72 @@ func atoi(s []byte) int {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n
+}
+
+// internSlots is the size of the decoder's cache of recent strings.
+const internSlots = 64
+
+// maxInterned is the longest string str remembers.
+const maxInterned = 32
+
+// str returns b as a string: one of the words every message repeats
+// without allocating, else the same string as a recent equal b.
+func (dc *decoder) str(b []byte) string {
+	if s, ok := dc.cached(b); ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= maxInterned {
+		dc.strs[slot(b)] = s
+	}
+	return s
+}
+
+// cached returns the string equal to b if it is one of the known words or
+// a recent string of str, without allocating.
+func (dc *decoder) cached(b []byte) (string, bool) {
+	if s, ok := known(b); ok {
+		return s, true
+	}
+	if len(b) <= maxInterned {
+		if s := dc.strs[slot(b)]; s == string(b) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// slot hashes b (FNV-1a) to a slot of decoder.strs.
+func slot(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h % internSlots
+}
+
+// known returns the constant equal to b, for the values and types that
+// recur in every message.
+func known(b []byte) (string, bool) {
+	switch string(b) {
+	case "":
+		return "", true
+	case CodeSuccess:
+		return CodeSuccess, true
+	case "true":
+		return "true", true
+	case "false":
+		return "false", true
+	case "xs:string":
+		return "xs:string", true
+	case "xs:decimal":
+		return "xs:decimal", true
+	case "xs:boolean":
+		return "xs:boolean", true
+	case "xs:dateTime":
+		return "xs:dateTime", true
+	case "Null":
+		return "Null", true
+	}
+	return "", false
 }

@@ -15,28 +15,34 @@
 // packet's answer is a ValueTable with one ResultCode/ResultData row per
 // input row, in input order; see Response.Rows.
 //
-// The decoder takes the whole message in memory and walks it with its own
-// streaming XML tokenizer (xmltok.go), which checks XML 1.0
-// well-formedness and slices names and text out of the message rather than
-// copying them: a result allocates little more than the strings it keeps.
+// The decoder reads a message as it arrives with encoding/xml's Decoder
+// (xmlread.go), under Limits and the document rules the Decoder leaves to
+// its caller.
 //
 // # Invariants
 //
-//   - Encoding never produces malformed XML: names are checked, text and
-//     attributes are escaped, and characters XML cannot carry are replaced.
+//   - Encoding never produces malformed XML: names are checked by
+//     ValidName, the one rule of names (the catalogue uses it too), text
+//     and attributes are escaped, and characters XML cannot carry are
+//     replaced.
 //   - Decoding hostile input never panics and costs at most a constant
-//     factor of the input's size, which the Client caps (Limits.MaxBytes
-//     caps what is read from an io.Reader): nesting depth, value count,
-//     text length, attributes per element and name length are bounded by
-//     Limits. A DOCTYPE is refused, so no DTD is ever read and no entity
-//     is ever expanded: only XML's five predefined entities and character
+//     factor of the input's size, which Limits.MaxBytes caps (the Client
+//     sets it to Config.MaxResponseBytes): nesting depth, value count,
+//     text length, attributes per element, attribute length and name
+//     length are bounded by Limits. Any DOCTYPE or other declaration is
+//     refused, so no DTD is ever read and no entity is ever declared or
+//     expanded: only XML's five predefined entities and character
 //     references are decoded.
-//   - The decoder accepts only well-formed XML 1.0 in UTF-8: one root
-//     element, matched tags, quoted and unique attributes, XML characters
-//     only.
+//   - The decoder accepts only XML 1.0 in UTF-8 that encoding/xml's Strict
+//     Decoder reads, with one root element and no other encoding
+//     (CharsetReader is nil), and no attribute given twice.
+//   - A packet's per-row results (Response.Rows) have one cell per column
+//     and a string ResultCode in every row, or are a *DecodeError.
 //   - Every failure of Client.Call is one typed error, and
 //     MayHaveBeenProcessed tells whether the service may have run the
 //     request, which decides whether it may be sent again.
+//   - The Client never follows a redirect, which would carry its
+//     credentials to another host: a 3xx answer is an *HTTPError.
 //
 // # Failure handling
 //

@@ -103,8 +103,8 @@ func EncodeRequest(w io.Writer, v Version, req *Request) error {
 
 // AppendRequest appends req as a SOAP envelope of version v to b.
 func AppendRequest(b *bytes.Buffer, v Version, req *Request) error {
-	if !isNCName(req.Op) {
-		return fmt.Errorf("soap: encode: operation %q is not an XML name", req.Op)
+	if !ValidName(req.Op) {
+		return fmt.Errorf("soap: encode: operation %q is not a name (see ValidName)", req.Op)
 	}
 	b.WriteString(`<soap:Envelope xmlns:soap="`)
 	b.WriteString(v.Namespace())
@@ -113,8 +113,8 @@ func AppendRequest(b *bytes.Buffer, v Version, req *Request) error {
 	b.WriteString(` xmlns:m="` + NamespaceAPI + `">` + "\n")
 	if req.Children != nil {
 		for _, c := range req.Children {
-			if !isNCName(c.Name) {
-				return fmt.Errorf("soap: encode %s: child %q is not an XML name", req.Op, c.Name)
+			if !ValidName(c.Name) {
+				return fmt.Errorf("soap: encode %s: child %q is not a name (see ValidName)", req.Op, c.Name)
 			}
 			if c.Value.Kind == KindStructure || c.Value.Kind == KindTable {
 				return fmt.Errorf("soap: encode %s: child %s must be a scalar, not %s", req.Op, c.Name, c.Value.Kind)
@@ -168,6 +168,9 @@ func appendParams(b *bytes.Buffer, op string, p Value) error {
 
 // appendProperty writes <P:Property name="…"><P:Value xsi:type="…">…</P:Value></P:Property>.
 func appendProperty(b *bytes.Buffer, indent, pfx string, p Property) error {
+	if !ValidName(p.Name) {
+		return fmt.Errorf("property %q is not a name (see ValidName)", p.Name)
+	}
 	b.WriteString(indent)
 	b.WriteByte('<')
 	b.WriteString(pfx)
@@ -245,8 +248,8 @@ func appendTable(b *bytes.Buffer, indent, pfx string, t *Table) error {
 	in2, in3, in4 := indent+"\t", indent+"\t\t", indent+"\t\t\t"
 	declared := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		if !isNCName(c.Name) {
-			return fmt.Errorf("column %q is not an XML name", c.Name)
+		if !ValidName(c.Name) {
+			return fmt.Errorf("column %q is not a name (see ValidName)", c.Name)
 		}
 		openTag(b, indent, pfx, "column")
 		leaf(b, in2, pfx, "Name", c.Name)
@@ -375,8 +378,8 @@ func EncodeResponse(w io.Writer, v Version, resp *Response) error {
 
 // AppendResponse appends resp as a SOAP envelope of version v to b.
 func AppendResponse(b *bytes.Buffer, v Version, resp *Response) error {
-	if !isNCName(resp.Op) {
-		return fmt.Errorf("soap: encode: operation %q is not an XML name", resp.Op)
+	if !ValidName(resp.Op) {
+		return fmt.Errorf("soap: encode: operation %q is not a name (see ValidName)", resp.Op)
 	}
 	b.WriteString(`<soap:Envelope xmlns:soap="`)
 	b.WriteString(v.Namespace())
@@ -395,8 +398,8 @@ func AppendResponse(b *bytes.Buffer, v Version, resp *Response) error {
 	}
 	b.WriteString("\t\t\t</m:return>\n")
 	for _, c := range resp.Extra {
-		if !isNCName(c.Name) {
-			return fmt.Errorf("soap: encode %s response: child %q is not an XML name", resp.Op, c.Name)
+		if !ValidName(c.Name) {
+			return fmt.Errorf("soap: encode %s response: child %q is not a name (see ValidName)", resp.Op, c.Name)
 		}
 		leaf(b, "\t\t\t", "m:", c.Name, c.Value.Text)
 	}
@@ -480,22 +483,4 @@ func isXMLChar(r rune) bool {
 		r >= 0x20 && r <= 0xD7FF ||
 		r >= 0xE000 && r <= 0xFFFD ||
 		r >= 0x10000 && r <= 0x10FFFF
-}
-
-// isNCName reports whether s can be an element name without a prefix. It
-// accepts the ASCII subset of XML names, which is all the API uses.
-func isNCName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
 }

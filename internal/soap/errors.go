@@ -40,7 +40,8 @@ func (e *TransportError) Error() string {
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // HTTPError is an HTTP status other than 200 that carries no SOAP Fault,
-// typically from a proxy or load balancer in front of the service.
+// typically from a proxy or load balancer in front of the service, or a
+// redirect, which the Client never follows.
 type HTTPError struct {
 	Op         string
 	StatusCode int
@@ -120,12 +121,20 @@ func (e *ResultError) Is(target error) bool {
 }
 
 // MayHaveBeenProcessed reports whether the service may have run the request
-// that failed with err: true for a transport failure after sending, a
-// gateway timeout or bad gateway (the service behind may have run it), and
-// an unreadable response; false where the service certainly did not run it
-// (not sent, refused credentials, OUT_OF_LIMIT, HTTP 429/500/503) or it
-// answered with a definite result. It is what decides whether a request that
-// creates objects may be sent again.
+// that failed with err. It is what decides whether a request that creates
+// objects may be sent again.
+//
+// True, the outcome is unknown: a transport failure after the request was
+// sent; an unreadable or unexpected answer (*DecodeError); HTTP 500
+// without a SOAP Fault (the service, or something in front of it, failed
+// at a moment nobody can tell, possibly after running the request), 502
+// and 504 (the service behind the gateway may have run it).
+//
+// False, the service certainly did not run it or answered with a
+// definite result: not sent; refused credentials; a redirect (never
+// followed); HTTP 429 and 503 (refused before running anything) and any
+// other status; a SOAP Fault (the service's own exception: it did not
+// complete the call); a ResultCode, OUT_OF_LIMIT included.
 func MayHaveBeenProcessed(err error) bool {
 	var te *TransportError
 	var he *HTTPError
@@ -134,7 +143,11 @@ func MayHaveBeenProcessed(err error) bool {
 	case errors.As(err, &te):
 		return te.Sent
 	case errors.As(err, &he):
-		return he.StatusCode == http.StatusBadGateway || he.StatusCode == http.StatusGatewayTimeout
+		switch he.StatusCode {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
 	case errors.As(err, &de):
 		return true
 	}

@@ -50,6 +50,20 @@ func hostileSeeds() []string {
 		head + `<Value xsi:type="ValueTable">` + strings.Repeat(`<row/>`, 20000) + `</Value>` + tail,
 		// A message whose every cell is an entity.
 		head + `<Value xsi:type="ValueTable"><column><Name>c</Name><ValueType/></column>` + strings.Repeat(`<row><Value>&#x41;&lt;</Value></row>`, 2000) + `</Value>` + tail,
+		// Attribute floods within the limits: many elements of 256
+		// attributes each, then of the longest attribute allowed.
+		head + strings.Repeat(`<Value`+attrs.String()[:strings.Index(attrs.String(), " a256=")]+`/>`, 20) + tail,
+		head + strings.Repeat(`<Value b="`+strings.Repeat("&lt;", 1024)+`"/>`, 50) + tail,
+		// A DOCTYPE with a large internal subset: read, then refused.
+		`<!DOCTYPE x [` + strings.Repeat(`<!ENTITY e "`+strings.Repeat("e", 100)+`">`, 1000) + `]>` + head + tail,
+		// Nesting at the depth limit, over and over, and deeper than it.
+		head + strings.Repeat(strings.Repeat(`<a>`, 55)+strings.Repeat(`</a>`, 55), 200) + `<b/>` + tail + `<second/>`,
+		head + strings.Repeat(`<a>`, 100000) + tail,
+		// Text in many small pieces (entities, CDATA, comments between).
+		head + `<Value>` + strings.Repeat(`&amp;<![CDATA[x]]><!---->`, 5000) + `</Value>` + tail,
+		// A value count far beyond MaxValues' default is cut short by
+		// MaxBytes long before; many tiny values cost their share only.
+		head + `<Value xsi:type="Structure">` + strings.Repeat(`<Property name="p"><Value/></Property>`, 5000) + `</Value>` + tail,
 	}
 }
 
@@ -128,10 +142,10 @@ func TestHostileInputsBounded(t *testing.T) {
 	}
 }
 
-// TestDecodeRejectsWhatXMLForbids covers the well-formedness rules the
-// decoder's tokenizer adds to what encoding/xml checked, at the level of
-// whole messages.
+// TestDecodeRejectsWhatXMLForbids covers the document rules and limits at
+// the level of whole messages; TestReaderRefuses pins each reason.
 func TestDecodeRejectsWhatXMLForbids(t *testing.T) {
+	t.Parallel()
 	env := func(body string) string {
 		return `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><m:XResponse xmlns:m="x"><m:return xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Property name="ResultCode"><Value>SUCCESS</Value></Property>` + body + `</m:return></m:XResponse></soap:Body></soap:Envelope>`
 	}
@@ -145,33 +159,46 @@ func TestDecodeRejectsWhatXMLForbids(t *testing.T) {
 	require.NoError(t, err)
 	cases := map[string]string{
 		"DOCTYPE without entities":   `<!DOCTYPE soap:Envelope>` + ok,
+		"DOCTYPE declaring entities": `<!DOCTYPE soap:Envelope [<!ENTITY a "aaaa">]>` + env(`<Property name="a"><Value>&a;</Value></Property>`),
 		"declared encoding":          `<?xml version="1.0" encoding="windows-1251"?>` + ok,
+		"declaration not first":      "\n" + `<?xml version="1.0"?>` + ok,
 		"trailing garbage":           ok + `garbage`,
 		"a second root":              ok + `<x/>`,
 		"truncated after the body":   strings.TrimSuffix(ok, `</soap:Body></soap:Envelope>`),
 		"unknown entity":             env(`<Property name="a"><Value>&nbsp;</Value></Property>`),
-		"surrogate reference":        env(`<Property name="a"><Value>&#xD800;</Value></Property>`),
 		"duplicate attribute":        env(`<Property name="a" name="b"><Value>x</Value></Property>`),
-		"no space between attrs":     env(`<Property name="a"xsi:nil="true"><Value>x</Value></Property>`),
 		"invalid UTF-8 in a comment": env("<!-- \xff -->"),
+		"invalid UTF-8 in text":      env("<Property name=\"a\"><Value>\xff</Value></Property>"),
 		"control character":          env("<Property name=\"a\"><Value>\x01</Value></Property>"),
 		"too many attributes":        env(`<Property` + manyAttrs + `/>`),
+		"attribute too long":         env(`<Property name="` + strings.Repeat("n", 5000) + `"/>`),
 		"name too long":              env(`<` + strings.Repeat("P", 2000) + `/>`),
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := soap.DecodeResponse(strings.NewReader(in), soap.Limits{})
-			var de *soap.DecodeError
-			require.ErrorAs(t, err, &de)
-			require.True(t, soap.MayHaveBeenProcessed(err))
+			t.Parallel()
+			for _, decode := range []func() error{
+				func() error { _, err := soap.DecodeResponse(strings.NewReader(in), soap.Limits{}); return err },
+				func() error { _, err := soap.DecodeResponseBytes([]byte(in), soap.Limits{}); return err },
+				func() error { _, _, err := soap.DecodeRequest(strings.NewReader(in), soap.Limits{}); return err },
+			} {
+				err := decode()
+				var de *soap.DecodeError
+				require.ErrorAs(t, err, &de)
+				require.True(t, soap.MayHaveBeenProcessed(err))
+			}
 		})
 	}
 	// A byte order mark, a declaration, comments and processing
-	// instructions are fine; so is an undeclared xsi: prefix.
+	// instructions are fine; so is an undeclared xsi: prefix. encoding/xml
+	// reads two inputs XML does not allow, harmlessly: a reference to a
+	// surrogate (as U+FFFD) and attributes not separated by a space.
 	for _, in := range []string{
 		"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + ok + "\n<!-- end -->\n",
 		env(`<?pi x?><!-- c --><Property name="ResultData"><Value xsi:type="xs:boolean"> true </Value></Property>`),
 		strings.Replace(env(`<Property name="ResultData"><Value xsi:nil="true"/></Property>`), ` xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"`, "", 1),
+		env(`<Property name="ResultData"><Value>&#xD800;</Value></Property>`),
+		env(`<Property name="ResultData"xsi:nil="true"><Value>x</Value></Property>`),
 	} {
 		resp, err := soap.DecodeResponse(strings.NewReader(in), soap.Limits{})
 		require.NoError(t, err, in)
