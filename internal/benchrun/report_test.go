@@ -139,3 +139,30 @@ func TestFormatCount(t *testing.T) {
 		require.Equal(t, want, formatCount(in), "%v", in)
 	}
 }
+
+// TestDecodeNote: the decoder's note keeps the before/after figures and
+// says whether this run's figures are material against a call's time.
+func TestDecodeNote(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name                 string
+		rowResults, read100k time.Duration
+		verdict              string
+	}{
+		{"fast enough", 300 * time.Microsecond, 700 * time.Millisecond, "It is not: encoding/xml stays"},
+		{"a result table over 10% of a call", 3 * time.Millisecond, 700 * time.Millisecond, "In this run it is"},
+		{"a read slower than the link", 300 * time.Microsecond, 4 * time.Second, "In this run it is"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := &runner{}
+			r.decodeNote(tc.rowResults, tc.read100k)
+			require.Len(t, r.notes, 2)
+			require.Contains(t, r.notes[0].text, "56.3 µs → 339.6 µs/op")
+			require.Contains(t, r.notes[0].text, "114.5 → 691.6 ms/op")
+			require.Contains(t, r.notes[1].text, "assumed here at least 20ms a call")
+			require.Contains(t, r.notes[1].text, tc.verdict)
+		})
+	}
+}

@@ -26,9 +26,11 @@ type Config struct {
 	User, Password string
 	// Version is the SOAP version spoken. Defaults to SOAP 1.1.
 	Version Version
-	// MaxResponseBytes caps a response body. Defaults to 64 MiB.
+	// MaxResponseBytes caps a response body: a longer one is a
+	// *DecodeError wrapping ErrResponseTooLarge. Defaults to 64 MiB.
 	MaxResponseBytes int64
-	// Limits bound the decoder; see Limits.
+	// Limits bound the decoder; see Limits. Its MaxBytes is not used:
+	// MaxResponseBytes caps what is read.
 	Limits Limits
 	// TLS configures HTTPS (e.g. a private CA). Nil uses the system roots.
 	TLS *tls.Config
