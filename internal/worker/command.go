@@ -104,7 +104,7 @@ func (w *Worker) decode(msg jetstream.Msg, op string, cat *catalog.Operation, no
 	if cat == nil {
 		return e, e.fail(contract.CodeUnknownOperation, "no operation "+boundText(op, maxOpToken)+" in the API", now, "unknown operation")
 	}
-	props, err := cat.Fields(cmd.Fields, catalog.FieldLimits{MaxUnknownBytes: w.cfg.MaxFieldBytes})
+	props, err := cat.FieldsWithin(cmd.Fields, catalog.FieldLimits{MaxUnknownBytes: w.cfg.MaxFieldBytes})
 	if err != nil {
 		return e, e.fail(contract.CodeInvalidFields, err.Error(), now, "")
 	}

@@ -93,8 +93,8 @@ func TestCutConnections(t *testing.T) {
 
 // TestRandomFailures mixes injected 500s and cut connections and checks
 // that the outcome of every command follows the rules: edits all succeed
-// in the end; adds succeed or end UNKNOWN_OUTCOME, and the objects created
-// are exactly those two groups.
+// in the end; adds succeed or end UNKNOWN_OUTCOME, and no add is applied
+// twice.
 func TestRandomFailures(t *testing.T) {
 	b := setup(t, options{emu: emulator.Config{FailRate: 0.25, DropRate: 0.25, Seed: 7}, worker: func(c *worker.Config) {
 		failing(40)(c)
@@ -124,8 +124,13 @@ func TestRandomFailures(t *testing.T) {
 	require.Equal(t, map[string]int{"SUCCESS": len(users)}, editCodes)
 	require.Equal(t, adds, addCodes["SUCCESS"]+addCodes[contract.CodeUnknownOutcome], "adds: %v", addCodes)
 	require.Positive(t, addCodes[contract.CodeUnknownOutcome], "with a quarter of calls cut, some adds are unknown")
-	require.Len(t, b.emu.Applied("ClientUserAdd"), adds,
-		"every add that succeeded or is unknown was applied once; adds refused with HTTP 500 were retried and applied once")
+	// An HTTP 500 without a SOAP fault leaves an add's outcome unknown too
+	// (a server may fail after it applied the packet), so it is not
+	// repeated: the sandbox's injected 500s come before it applies
+	// anything, so some unknown adds were not applied.
+	applied := len(b.emu.Applied("ClientUserAdd"))
+	require.GreaterOrEqual(t, applied, addCodes["SUCCESS"], "every add that succeeded was applied")
+	require.LessOrEqual(t, applied, addCodes["SUCCESS"]+addCodes[contract.CodeUnknownOutcome], "no add applied twice")
 	st := b.emu.Stats()
 	require.Positive(t, st.FailedInjected)
 	require.Positive(t, st.Dropped)

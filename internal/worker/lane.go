@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -481,12 +480,9 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 			l.finish(items[0], 0, 1, out, soap.CodeSuccess, singleData(out.resp), "")
 			break
 		}
-		rows, err := out.resp.Rows()
-		if err == nil && len(rows) > len(items) {
-			// More rows than were sent: which row belongs to which command
-			// is unknown.
-			err = &soap.DecodeError{Op: l.op.Name, Err: fmt.Errorf("the answer has %d result rows for a packet of %d", len(rows), len(items))}
-		}
+		// More rows than were sent, or a row of the wrong width, is an
+		// answer whose rows cannot be matched to the commands.
+		rows, err := out.resp.RowsFor(len(items))
 		if err != nil {
 			// Answered, but not with a per-row table: what was applied is
 			// unknown.

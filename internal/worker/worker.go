@@ -92,6 +92,9 @@ func New(cfg Config) (*Worker, error) {
 		// refused by the policy itself.)
 		Deny: []string{n.CommandPrefix + ">", n.ResultPrefix + ">", n.DLQPrefix + ">"},
 	}
+	if err := w.replies.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: reply subjects allowed: %w", err)
+	}
 	for _, name := range cfg.Operations {
 		op, _ := catalog.Lookup(name)
 		set, err := cfg.settings(op)
