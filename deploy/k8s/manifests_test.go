@@ -2,8 +2,12 @@
 // without a cluster: every manifest decodes strictly into its API type,
 // the example overlay builds with kustomize, and the built objects agree
 // with each other and with the worker (its flags, its config file, its
-// catalogue of operations). It also checks that the Dockerfile builds the
-// binary the way `make static` does, since no Docker engine runs in CI.
+// catalogue of operations). The NetworkPolicies are evaluated against the
+// pods that should and should not get through; the NATS chart's values
+// are checked for authentication, and their accounts and permissions are
+// run on a real embedded NATS server with the real worker and producer.
+// It also checks that the Dockerfile builds the binary the way `make
+// static` does, since no Docker engine runs in CI.
 package k8s_test
 
 import (
@@ -30,8 +34,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -60,6 +64,9 @@ const (
 	// testPassword stands in for the file the user creates; the build
 	// must carry it into the Secret unchanged.
 	testPassword = "not-a-real-password"
+	// testNATSPassword stands in for secrets/nats-password, written
+	// without a newline as the overlay asks.
+	testNATSPassword = "not-a-real-nats-password"
 )
 
 // TestMain fails the run if a test leaves a goroutine behind.
@@ -136,32 +143,6 @@ type fileConfig struct {
 	Limits     map[string]int               `json:"limits"`
 }
 
-// natsValues is the part of the NATS chart's values this deployment
-// relies on.
-type natsValues struct {
-	Config struct {
-		Cluster struct {
-			Enabled  bool `json:"enabled"`
-			Replicas int  `json:"replicas"`
-		} `json:"cluster"`
-		JetStream struct {
-			Enabled   bool `json:"enabled"`
-			FileStore struct {
-				Enabled bool   `json:"enabled"`
-				Dir     string `json:"dir"`
-				PVC     struct {
-					Enabled bool   `json:"enabled"`
-					Size    string `json:"size"`
-				} `json:"pvc"`
-			} `json:"fileStore"`
-		} `json:"jetstream"`
-		Monitor struct {
-			Enabled bool `json:"enabled"`
-			Port    int  `json:"port"`
-		} `json:"monitor"`
-	} `json:"config"`
-}
-
 // newObject returns a pointer to the Go type of apiVersion and kind, or
 // false for a kind the manifests are not expected to hold.
 func newObject(apiVersion, kind string) (any, bool) {
@@ -178,6 +159,8 @@ func newObject(apiVersion, kind string) (any, bool) {
 		return &corev1.Secret{}, true
 	case "policy/v1 PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}, true
+	case "networking.k8s.io/v1 NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}, true
 	case "keda.sh/v1alpha1 ScaledObject":
 		return &scaledObject{}, true
 	case "monitoring.coreos.com/v1 ServiceMonitor":
@@ -192,9 +175,14 @@ func newObject(apiVersion, kind string) (any, bool) {
 // fields, duplicate fields and wrong types. sigs.k8s.io/json is what the
 // API server's strict decoding uses; unlike encoding/json it also matches
 // field names case-sensitively, so "Replicas:" is unknown, not replicas.
+// A strategic-merge patch's "$patch" directives are checked and set
+// aside: kustomize consumes them, the API server never sees them.
 func decodeStrict(doc []byte, v any) error {
 	j, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
+		return err
+	}
+	if j, err = dropPatchDirectives(j); err != nil {
 		return err
 	}
 	strictErrs, err := kjson.UnmarshalStrict(j, v)
@@ -202,6 +190,49 @@ func decodeStrict(doc []byte, v any) error {
 		return err
 	}
 	return errors.Join(strictErrs...)
+}
+
+// dropPatchDirectives removes the "$patch" keys of a strategic-merge
+// patch (delete, replace, merge) from a JSON document, refusing any other
+// directive value.
+func dropPatchDirectives(j []byte) ([]byte, error) {
+	var doc any
+	if err := json.Unmarshal(j, &doc); err != nil {
+		return nil, err
+	}
+	found := false
+	var walk func(v any) error
+	walk = func(v any) error {
+		switch x := v.(type) {
+		case map[string]any:
+			if d, ok := x["$patch"]; ok {
+				if d != "delete" && d != "replace" && d != "merge" {
+					return fmt.Errorf("unknown $patch directive %v", d)
+				}
+				delete(x, "$patch")
+				found = true
+			}
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(doc); err != nil {
+		return nil, err
+	}
+	if !found {
+		return j, nil
+	}
+	return json.Marshal(doc)
 }
 
 // decodeObject decodes a manifest into the Go type its apiVersion and kind
@@ -344,6 +375,20 @@ func TestStrictDecodingRejects(t *testing.T) {
 			wantErr: `unknown field "spec.endpoint"`,
 		},
 		{
+			name:    "network policy field misspelt",
+			doc:     "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nspec:\n  ingres:\n  - {}\n",
+			wantErr: `unknown field "spec.ingres"`,
+		},
+		{
+			name: "patch directive",
+			doc:  "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: w\n        env:\n        - name: A\n          $patch: delete\n",
+		},
+		{
+			name:    "unknown patch directive",
+			doc:     "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: w\n        $patch: remove\n",
+			wantErr: "unknown $patch directive",
+		},
+		{
 			name:    "kustomization field misspelt",
 			doc:     "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresource:\n- a.yaml\n",
 			wantErr: `unknown field "resource"`,
@@ -360,37 +405,6 @@ func TestStrictDecodingRejects(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
-}
-
-// readNATSValues reads the Helm values of the NATS chart. They are not a
-// Kubernetes object and the chart has far more values than these, so
-// unknown fields are allowed; names still match case-sensitively.
-func readNATSValues(t *testing.T) natsValues {
-	t.Helper()
-	data, err := os.ReadFile(natsValuesFile)
-	require.NoError(t, err)
-	j, err := yaml.YAMLToJSONStrict(data)
-	require.NoError(t, err)
-	var v natsValues
-	require.NoError(t, kjson.UnmarshalCaseSensitivePreserveInts(j, &v))
-	return v
-}
-
-func TestNATSValues(t *testing.T) {
-	t.Parallel()
-	v := readNATSValues(t)
-	require.True(t, v.Config.Cluster.Enabled, "config.cluster.enabled")
-	require.Equal(t, 3, v.Config.Cluster.Replicas, "config.cluster.replicas")
-	require.True(t, v.Config.JetStream.Enabled, "config.jetstream.enabled")
-	fsv := v.Config.JetStream.FileStore
-	require.True(t, fsv.Enabled, "config.jetstream.fileStore.enabled")
-	require.NotEmpty(t, fsv.Dir, "config.jetstream.fileStore.dir")
-	require.True(t, fsv.PVC.Enabled, "config.jetstream.fileStore.pvc.enabled")
-	size, err := resource.ParseQuantity(fsv.PVC.Size)
-	require.NoError(t, err, "config.jetstream.fileStore.pvc.size")
-	require.GreaterOrEqual(t, size.Cmp(resource.MustParse("1Gi")), 0, "PVC of %s is under 1Gi", fsv.PVC.Size)
-	require.True(t, v.Config.Monitor.Enabled, "config.monitor.enabled: KEDA reads /jsz there")
-	require.Positive(t, v.Config.Monitor.Port, "config.monitor.port")
 }
 
 // workerEnvNames collects the environment variables the worker reads: the
@@ -416,7 +430,7 @@ func TestWorkerEnvNames(t *testing.T) {
 	names := workerEnvNames(t)
 	// One of each way flags.go reads the environment, so a change there
 	// that the regexps miss fails here rather than passing everything.
-	for _, want := range []string{"NATS_URL", "STREAM_REPLICAS", "HTTP_LISTEN", "CONFIG_FILE", "CONNECT_PASSWORD_FILE", "QUOTA_TZ", "SHUTDOWN_TIMEOUT", "MAX_WAIT"} {
+	for _, want := range []string{"NATS_URL", "NATS_USER", "NATS_PASSWORD", "STREAM_REPLICAS", "HTTP_LISTEN", "CONFIG_FILE", "CONNECT_PASSWORD_FILE", "QUOTA_TZ", "SHUTDOWN_TIMEOUT", "MAX_WAIT"} {
 		require.True(t, names[want], "%s not found in %s: %v", want, flagsFile, names)
 	}
 }
@@ -427,6 +441,7 @@ type bundle struct {
 	service        *corev1.Service
 	serviceAccount *corev1.ServiceAccount
 	pdb            *policyv1.PodDisruptionBudget
+	networkPolicy  *networkingv1.NetworkPolicy
 	scaledObject   *scaledObject
 	serviceMonitor *serviceMonitor
 	configMaps     map[string]*corev1.ConfigMap // by name, hash suffix included
@@ -434,7 +449,7 @@ type bundle struct {
 }
 
 // build copies deploy/k8s into an in-memory file system, writes the
-// password file the user would create (and any extra files), runs
+// password files the user would create (and any extra files), runs
 // kustomize on dir, and decodes every object strictly.
 func build(t *testing.T, dir string, extra map[string]string) bundle {
 	t.Helper()
@@ -455,7 +470,10 @@ func build(t *testing.T, dir string, extra map[string]string) bundle {
 		return mem.WriteFile(path.Join("/k8s", filepath.ToSlash(p)), b)
 	})
 	require.NoError(t, err)
-	files := map[string]string{exampleOverlay + "/secrets/connect-password": testPassword + "\n"}
+	files := map[string]string{
+		exampleOverlay + "/secrets/connect-password": testPassword + "\n",
+		exampleOverlay + "/secrets/nats-password":    testNATSPassword,
+	}
 	for name, content := range extra {
 		files[name] = content
 	}
@@ -485,6 +503,9 @@ func build(t *testing.T, dir string, extra map[string]string) bundle {
 			b.serviceAccount = o
 		case *policyv1.PodDisruptionBudget:
 			b.pdb = o
+		case *networkingv1.NetworkPolicy:
+			require.Nil(t, b.networkPolicy, "two NetworkPolicies")
+			b.networkPolicy = o
 		case *scaledObject:
 			b.scaledObject = o
 		case *serviceMonitor:
@@ -500,6 +521,7 @@ func build(t *testing.T, dir string, extra map[string]string) bundle {
 	require.NotNil(t, b.deployment, "no Deployment")
 	require.NotNil(t, b.service, "no Service")
 	require.NotNil(t, b.pdb, "no PodDisruptionBudget")
+	require.NotNil(t, b.networkPolicy, "no NetworkPolicy")
 	return b
 }
 
@@ -521,6 +543,18 @@ func (b bundle) env(t *testing.T, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// envSource returns where the container's env var name comes from, for a
+// variable set with valueFrom; nil when it is not set that way.
+func (b bundle) envSource(t *testing.T, name string) *corev1.EnvVarSource {
+	t.Helper()
+	for _, e := range b.container(t).Env {
+		if e.Name == name {
+			return e.ValueFrom
+		}
+	}
+	return nil
 }
 
 // mustEnv is env for a variable that must be set.
@@ -663,7 +697,7 @@ func TestExampleOverlay(t *testing.T) {
 		{"everything in one namespace", func(t *testing.T) {
 			ns := b.deployment.Namespace
 			require.NotEmpty(t, ns)
-			objs := []metav1.Object{b.service, b.pdb, b.serviceAccount, b.scaledObject, b.serviceMonitor}
+			objs := []metav1.Object{b.service, b.pdb, b.networkPolicy, b.serviceAccount, b.scaledObject, b.serviceMonitor}
 			for _, cm := range b.configMaps {
 				objs = append(objs, cm)
 			}
@@ -736,19 +770,48 @@ func TestExampleOverlay(t *testing.T) {
 			got := b.requireSecretFile(t, "CONNECT_PASSWORD_FILE")
 			require.Equal(t, testPassword+"\n", string(got), "the Secret does not hold the overlay's password file")
 		}},
-		{"no secret in the environment", func(t *testing.T) {
+		{"no secret in the environment but the NATS password", func(t *testing.T) {
+			// The worker reads its NATS password from NATS_PASSWORD only;
+			// every other secret is a file.
+			fromSecret := map[string]bool{"NATS_PASSWORD": true}
 			for _, c := range b.deployment.Spec.Template.Spec.Containers {
 				for _, e := range c.Env {
-					if e.ValueFrom != nil {
-						require.Nil(t, e.ValueFrom.SecretKeyRef, "%s comes from a Secret: mount it as a file", e.Name)
+					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+						require.True(t, fromSecret[e.Name], "%s comes from a Secret: mount it as a file", e.Name)
 					}
 				}
 			}
 			for name := range b.effectiveEnv(t) {
 				require.NotEqual(t, "CONNECT_PASSWORD", name, "the password goes in CONNECT_PASSWORD_FILE")
 				if strings.Contains(name, "PASSWORD") || strings.Contains(name, "TOKEN") {
+					if fromSecret[name] {
+						continue
+					}
 					require.True(t, strings.HasSuffix(name, "_FILE"), "%s would hold a secret literal", name)
 				}
+			}
+		}},
+		{"NATS user and password, the password from the Secret", func(t *testing.T) {
+			user := b.mustEnv(t, "NATS_USER")
+			acct, u := natsUserOf(t, nats, user)
+			require.Equal(t, natsStreamAccount, acct, "the worker's user is not in the streams' account")
+			require.NotNil(t, u.Permissions, "the worker's NATS user is unrestricted")
+
+			src := b.envSource(t, "NATS_PASSWORD")
+			require.NotNil(t, src, "NATS_PASSWORD is not set from a Secret")
+			ref := src.SecretKeyRef
+			require.NotNil(t, ref, "NATS_PASSWORD does not come from a Secret")
+			for _, e := range b.container(t).Env {
+				if e.Name == "NATS_PASSWORD" {
+					require.Empty(t, e.Value, "NATS_PASSWORD has a literal value")
+				}
+			}
+			require.True(t, ref.Optional == nil || !*ref.Optional, "an optional password would start the worker without one")
+			sec, ok := b.secrets[ref.Name]
+			require.True(t, ok, "NATS_PASSWORD names Secret %q, which the build lacks", ref.Name)
+			require.Equal(t, testNATSPassword, string(sec.Data[ref.Key]), "Secret %s key %s", ref.Name, ref.Key)
+			for name := range b.effectiveEnv(t) {
+				require.NotContains(t, []string{"NATS_CREDS", "NATS_TOKEN", "NATS_NKEY"}, name, "a second way to authenticate; the worker takes one")
 			}
 		}},
 		{"shutdown fits in the grace period", func(t *testing.T) {
@@ -936,6 +999,7 @@ func TestExampleOverlay(t *testing.T) {
 					require.NotEmpty(t, tr.Metadata[k], "trigger %s: no %s", tr.Name, k)
 				}
 				require.Equal(t, contract.CommandStream, tr.Metadata["stream"])
+				require.Equal(t, natsStreamAccount, tr.Metadata["account"], "trigger %s: not the account of the streams", tr.Name)
 				op, ok := strings.CutPrefix(tr.Metadata["consumer"], "cmd-")
 				require.True(t, ok, "consumer %q is not cmd-<Operation>", tr.Metadata["consumer"])
 				_, ok = catalog.Lookup(op)
@@ -1003,6 +1067,10 @@ secretGenerator:
 	})
 	require.Equal(t, creds, string(b.requireSecretFile(t, "NATS_CREDS")))
 	require.True(t, workerEnvNames(t)["NATS_CREDS"])
+	// One way to authenticate: the base's user and password are gone.
+	for _, e := range b.container(t).Env {
+		require.NotContains(t, []string{"NATS_USER", "NATS_PASSWORD"}, e.Name, "left beside the creds file")
+	}
 	// The component adds to the worker; it replaces nothing.
 	require.Equal(t, testPassword+"\n", string(b.requireSecretFile(t, "CONNECT_PASSWORD_FILE")))
 }
