@@ -164,6 +164,13 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 		}
 	}
 
+	// A command larger than the stream accepts is refused at the door:
+	// the producer's publish fails and says why.
+	tooBig := nats.NewMsg(contract.CommandPrefix + "ClientUserEdit")
+	tooBig.Data = bytes.Repeat([]byte{'#'}, 2<<20)
+	_, err = js.PublishMsg(ctx, tooBig)
+	require.ErrorContains(t, err, "message size exceeds maximum")
+
 	// Every valid command and every attack with a readable id gets its
 	// result on the reply inbox; the rest are read from the result stream.
 	res.waitFor(t, len(users)+countWithReply(attacks, inbox), 2*time.Minute)
@@ -176,6 +183,8 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 	<-rssDone
 
 	require.Nil(t, w.cmd.ProcessState, "the worker is still running")
+	res.mu.Lock()
+	defer res.mu.Unlock()
 	for i := range users {
 		rs := res.byID[fmt.Sprint("valid-", i)]
 		require.Len(t, rs, 1, "valid-%d: one result", i)
@@ -187,7 +196,11 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 	}
 	dlq := deadLetters(t, js)
 	for _, a := range attacks {
-		rs := byID[a.id]
+		id := a.id
+		if contract.ValidID(id) != nil {
+			id = "" // refused as an id: the result has none
+		}
+		rs := byID[id]
 		require.NotEmpty(t, rs, "%s: a final result", a.name)
 		codes := map[string]bool{}
 		for _, r := range rs {
@@ -195,7 +208,7 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 		}
 		require.True(t, codes[a.code], "%s: want %s, got %v", a.name, a.code, rs)
 		if a.dlq {
-			require.True(t, dlq[a.id] > 0 || a.id == "", "%s: a dead letter", a.name)
+			require.Positive(t, dlq[id], "%s: a dead letter", a.name)
 		}
 	}
 
@@ -230,8 +243,14 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 	_, err = js.Stream(ctx, contract.CommandStream)
 	require.NoError(t, err, "the command stream still exists")
 
+	// The budget held some of the large commands and left the rest in the
+	// stream.
+	held, err := scrapeGauge("http://"+httpAddr+"/metrics", `connect_worker_queue_depth{op="ServiceRequestAttachFile"}`)
+	require.NoError(t, err)
+	require.Positive(t, held)
+	require.Less(t, held, 150.0, "the byte budget leaves large commands in the stream")
 	rssMu.Lock()
-	t.Logf("peak RSS %.0f MiB (byte budget %d MiB)", maxRSS/(1<<20), processBytes>>20)
+	t.Logf("peak RSS %.0f MiB (byte budget %d MiB); %.0f of 150 large commands held", maxRSS/(1<<20), processBytes>>20, held)
 	require.Less(t, maxRSS, float64(processBytes), "RSS stays under the byte budget")
 	rssMu.Unlock()
 
@@ -287,7 +306,7 @@ func attacks(inbox string, window int64) []attack {
 		return b.Bytes()
 	}
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
-	huge := bytes.Repeat([]byte{'#'}, 8<<20-64<<10) // at the server's max payload (8 MiB), less the headers
+	huge := bytes.Repeat([]byte{'#'}, 1<<20-16<<10) // at the command stream's max message size (1 MiB), less the headers
 	return []attack{
 		{name: "msgpack map32 bomb", id: "atk-map32", replyTo: inbox, payload: []byte{0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 'a'}, code: contract.CodeInvalidCommand, dlq: true},
 		{name: "msgpack array32 bomb", id: "atk-array32", replyTo: inbox, payload: []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0x01}, code: contract.CodeInvalidCommand, dlq: true},
@@ -303,7 +322,7 @@ func attacks(inbox string, window int64) []attack {
 		{name: "reply to the JetStream API", id: "atk-jsapi", replyTo: "$JS.API.STREAM.DELETE." + contract.CommandStream, payload: valid("atk-jsapi"), code: contract.CodeReplyRefused},
 		{name: "reply to the command stream", id: "atk-cmd", replyTo: contract.CommandPrefix + "ClientUserEdit", payload: valid("atk-cmd"), code: contract.CodeReplyRefused},
 		{name: "reply to the result stream", id: "atk-result", replyTo: contract.ResultPrefix + "ClientUserEdit", payload: valid("atk-result"), code: contract.CodeReplyRefused},
-		{name: "payload at max payload", id: "atk-huge", replyTo: inbox, payload: huge, code: contract.CodeInvalidCommand, dlq: true},
+		{name: "payload at the largest size", id: "atk-huge", replyTo: inbox, payload: huge, code: contract.CodeInvalidCommand, dlq: true},
 		{name: "invalid UTF-8", id: "atk-utf8", replyTo: inbox, payload: []byte("{\"id\":\"atk-utf8\xff\",\"fields\":{}}"), code: contract.CodeInvalidCommand, dlq: true},
 		{name: "deep nesting", id: "atk-deep", replyTo: inbox, payload: []byte(`{"id":"atk-deep","fields":{"Name":` + deep + `}}`), code: contract.CodeInvalidCommand, dlq: true},
 		{name: "plain text", id: "atk-text", replyTo: inbox, payload: []byte("hello worker"), code: contract.CodeInvalidCommand, dlq: true},

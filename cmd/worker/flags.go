@@ -127,6 +127,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		replyAllow, secretFields                  string
 		maxDeliver, maxFieldBytes                 int
 		laneBytes, processBytes, cmdMaxBytes      byteSize
+		cmdMaxMsgSize                             byteSize
 		cmdMaxMsgs                                int64
 		limits                                    = limitList{}
 		parseErr                                  error
@@ -186,6 +187,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	bytesFlag(&laneBytes, "lane-bytes", "LANE_BYTES", "64MiB", "memory the commands held by one operation may take [LANE_BYTES]")
 	bytesFlag(&processBytes, "process-bytes", "PROCESS_BYTES", "256MiB", "memory the commands held by all operations may take [PROCESS_BYTES]")
 	bytesFlag(&cmdMaxBytes, "cmd-max-bytes", "CMD_MAX_BYTES", "1GiB", "size of the command stream; when full, publishes are refused [CMD_MAX_BYTES]")
+	bytesFlag(&cmdMaxMsgSize, "cmd-max-msg-size", "CMD_MAX_MSG_SIZE", "1MiB", "largest command the command stream accepts [CMD_MAX_MSG_SIZE]; larger publishes are refused")
 	fs.Int64Var(&cmdMaxMsgs, "cmd-max-msgs", int64(atoiOr(env("CMD_MAX_MSGS", "1000000"), 1000000)), "commands the command stream holds; when full, publishes are refused [CMD_MAX_MSGS]")
 	fs.IntVar(&maxFieldBytes, "max-field-bytes", atoiOr(env("MAX_FIELD_BYTES", "0"), 0), "longest string or binary field of an operation whose parameters are not known [MAX_FIELD_BYTES]; 0 for the catalogue's default")
 	fs.StringVar(&secretFields, "secret-fields", env("SECRET_FIELDS", "Password"), "fields whose values are redacted in dead letters, logs and errors, comma-separated [SECRET_FIELDS]; the catalogue's secret fields are always redacted")
@@ -232,6 +234,10 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	w.MaxDeliver, w.MaxFieldBytes = maxDeliver, maxFieldBytes
 	w.LaneBytes, w.ProcessBytes = int64(laneBytes), int64(processBytes)
 	w.CommandLimits.MaxBytes, w.CommandLimits.MaxMsgs = int64(cmdMaxBytes), cmdMaxMsgs
+	if cmdMaxMsgSize > 1<<31-1 {
+		return cfg, fmt.Errorf("--cmd-max-msg-size: at most 2 GiB")
+	}
+	w.CommandLimits.MaxMsgSize = int32(cmdMaxMsgSize)
 	w.Defaults.MaxWait = worker.Duration(maxWait)
 	w.AckWait, w.ShutdownTimeout, w.Replicas = ackWait, shutdown, replicas
 	if retryUnknown {

@@ -197,6 +197,8 @@ var (
 		"$JS.API.CONSUMER.UNPIN.CONNECT_CMD.>",
 		"$JS.API.CONSUMER.DELETE.CONNECT_CMD.>",
 		"$JS.ACK.CONNECT_CMD.>",
+		"$JS.API.STREAM.MSG.GET.CONNECT_CMD",
+		"$JS.API.STREAM.MSG.DELETE.CONNECT_CMD",
 		"$JS.API.DIRECT.GET.KV_CONNECT_OUTCOMES",
 		"$JS.API.DIRECT.GET.KV_CONNECT_OUTCOMES.>",
 		"$JS.API.DIRECT.GET.KV_CONNECT_QUOTA.>",
@@ -206,7 +208,7 @@ var (
 		"connect.dlq.>",
 		"connect.reply.>",
 	}
-	wantWorkerSubscribe = []string{"_INBOX.>"}
+	wantWorkerSubscribe = []string{"_INBOX.>", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.CONNECT_CMD.*"}
 	wantProducerPublish = []string{
 		"connect.cmd.>",
 		"connect.jsapi.STREAM.INFO.KV_CONNECT_OUTCOMES",
@@ -310,7 +312,10 @@ func TestNATSAuth(t *testing.T) {
 			require.Equal(t, wantWorkerPublish, p.Publish.Allow)
 			require.Equal(t, wantWorkerSubscribe, p.Subscribe.Allow)
 			require.Empty(t, p.Subscribe.Deny)
-			for _, never := range []string{"connect.cmd.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>", "_INBOX.>", "$JS.API.ACCOUNT.>", "$SYS.>"} {
+			for _, never := range []string{"connect.cmd.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>",
+				"$JS.API.STREAM.MSG.DELETE.CONNECT_RESULT", "$JS.API.STREAM.MSG.DELETE.CONNECT_DLQ",
+				"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_OUTCOMES", "$JS.API.STREAM.MSG.DELETE.KV_CONNECT_QUOTA",
+				"_INBOX.>", "$JS.API.ACCOUNT.>", "$SYS.>"} {
 				require.Empty(t, collides(p.Publish.Allow, never), "the worker may publish %s", never)
 			}
 			for _, deny := range []string{"connect.cmd.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>"} {

@@ -148,8 +148,10 @@ type StreamLimits struct {
 	MaxBytes int64
 	// MaxMsgs bounds its messages. Defaults to 1,000,000.
 	MaxMsgs int64
-	// MaxMsgSize bounds one message (payload and headers). Defaults to
-	// the server's max payload (-1).
+	// MaxMsgSize bounds one command (payload and headers): a larger one is
+	// refused at publish. It also sizes the lanes' fetches (see
+	// Config.LaneBytes). Defaults to 1 MiB; -1 means the server's max
+	// payload.
 	MaxMsgSize int32
 }
 
@@ -199,8 +201,9 @@ type Config struct {
 	MaxDeliver int
 	// LaneBytes and ProcessBytes bound the memory the commands held by one
 	// lane, and by all lanes together, may take (each command counts
-	// commandCost of its message). A lane fetches only while both have
-	// room for a message of the server's largest size. Default 64 MiB and
+	// commandCost of its message). A lane fetches no more commands at a
+	// time than both have room for were each of the largest size the
+	// command stream accepts (CommandLimits.MaxMsgSize). Default 64 MiB and
 	// 256 MiB, which fit the manifests' 512 MiB memory limit.
 	LaneBytes, ProcessBytes int64
 	// SecretFields are field names (case-insensitive) whose values are
@@ -303,7 +306,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.CommandLimits.MaxMsgs = 1_000_000
 	}
 	if c.CommandLimits.MaxMsgSize == 0 {
-		c.CommandLimits.MaxMsgSize = -1
+		c.CommandLimits.MaxMsgSize = 1 << 20
 	}
 	if len(c.ReplyAllow) == 0 {
 		c.ReplyAllow = []string{"_INBOX.>", "connect.reply.>"}

@@ -728,10 +728,14 @@ func (l *lane) fetch(ctx context.Context) {
 			}
 			continue
 		}
-		// Bytes: fetch only while a message of the largest size the
-		// server allows still fits in the lane's and the process's budget.
+		// Bytes: fetch no more commands than the lane's and the process's
+		// budgets could hold were each of the largest size the command
+		// stream accepts. (A fetch bounded in bytes, FetchMaxBytes, would
+		// be exact, but on a clustered stream the server then answers
+		// each pull only at its expiry.)
 		room, freed := l.bytes.free()
-		if room < l.w.maxCost {
+		fit := int(room / l.w.maxCost)
+		if fit < 1 {
 			select {
 			case <-freed:
 			case <-ctx.Done():
@@ -747,7 +751,7 @@ func (l *lane) fetch(ctx context.Context) {
 			return
 		}
 		n := 1
-		for n < 256 {
+		for n < min(256, fit) {
 			select {
 			case l.slots <- struct{}{}:
 				n++
@@ -763,7 +767,7 @@ func (l *lane) fetch(ctx context.Context) {
 		// commands for its object). For the same reason the fetch is not
 		// cut short at shutdown: it runs out, and what it brings is handed
 		// back.
-		opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(l.w.cfg.FetchWait), jetstream.FetchMaxBytes(int((room - costFixed) / costFactor))}
+		opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(l.w.cfg.FetchWait)}
 		if !l.w.cfg.Unordered {
 			opts = append(opts, jetstream.FetchPriorityGroup(group))
 		}

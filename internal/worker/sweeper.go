@@ -11,11 +11,10 @@ import (
 )
 
 // maxSweptSubjects bounds the unknown subjects one sweep drains;
-// sweepBatch and sweepBytes bound one fetch of a sweep.
+// sweepBatch bounds one fetch of a sweep.
 const (
 	maxSweptSubjects = 64
-	sweepBatch       = 64
-	sweepBytes       = 8 << 20
+	sweepBatch       = 16
 )
 
 // sweeper answers commands published on subjects of no known operation
@@ -98,9 +97,9 @@ func (s *sweeper) drain(ctx context.Context, st jetstream.Stream, subject, op st
 		_ = st.DeleteConsumer(context.Background(), c.CachedInfo().Name)
 	}()
 	for ctx.Err() == nil {
-		// Bounded in bytes as well as in count: these commands are held
-		// outside every lane's budget.
-		batch, err := c.Fetch(sweepBatch, jetstream.FetchMaxWait(200*time.Millisecond), jetstream.FetchMaxBytes(int(max(sweepBytes, s.w.nc.MaxPayload()+maxSubjectBytes))))
+		// A few at a time: these commands are held outside every lane's
+		// byte budget.
+		batch, err := c.Fetch(sweepBatch, jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
 			return
 		}

@@ -122,12 +122,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.setupWithRetry(ctx); err != nil {
 		return err
 	}
-	// The server's max payload is known once connected: with headers and
-	// subject, no message is larger.
-	w.maxCost = costFactor*(w.nc.MaxPayload()+maxSubjectBytes) + costFixed
+	// No command is larger than the command stream's max message size
+	// (or the server's max payload, known once connected), with its
+	// subject.
+	largest := w.nc.MaxPayload()
+	if m := int64(w.cfg.CommandLimits.MaxMsgSize); m > 0 && m < largest {
+		largest = m
+	}
+	w.maxCost = costFactor*(largest+maxSubjectBytes) + costFixed
 	if w.maxCost > w.cfg.LaneBytes {
-		return fmt.Errorf("worker: the lane byte budget (%d bytes) is smaller than what one message of the server's max payload (%d bytes) counts (%d): raise LaneBytes",
-			w.cfg.LaneBytes, w.nc.MaxPayload(), w.maxCost)
+		return fmt.Errorf("worker: the lane byte budget (%d bytes) cannot hold one command of the largest size (%d bytes, which counts %d): raise LaneBytes or lower the command stream's max message size",
+			w.cfg.LaneBytes, largest, w.maxCost)
 	}
 	w.setupDone.Store(true)
 	w.log.Info().Int("operations", len(w.lanes)).Msg("worker started")
