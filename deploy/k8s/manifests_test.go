@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -448,6 +449,11 @@ type bundle struct {
 	secrets        map[string]*corev1.Secret
 }
 
+// kustomizeMu serialises kustomize runs: its OpenAPI schema (kyaml/openapi)
+// is global state, built lazily and not safe for concurrent builds, which
+// the race detector reports when parallel tests build overlays.
+var kustomizeMu sync.Mutex
+
 // build copies deploy/k8s into an in-memory file system, writes the
 // password files the user would create (and any extra files), runs
 // kustomize on dir, and decodes every object strictly.
@@ -481,7 +487,9 @@ func build(t *testing.T, dir string, extra map[string]string) bundle {
 		require.NoError(t, mem.WriteFile(path.Join("/k8s", name), []byte(content)))
 	}
 
+	kustomizeMu.Lock()
 	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, path.Join("/k8s", dir))
+	kustomizeMu.Unlock()
 	require.NoError(t, err)
 	out, err := res.AsYaml()
 	require.NoError(t, err)
