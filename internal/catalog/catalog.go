@@ -189,6 +189,14 @@ func (op *Operation) SOAPAction() string {
 	return Namespace + "#PartnerWebAPI2:" + op.Name
 }
 
+// Edits reports whether the operation is of the Edit family (…Edit,
+// …ValueEdit): a batched write that sets fields of an existing object,
+// so that applying two of the object's edits with the same fields leaves
+// what applying the later one alone leaves. Adds and Deletes are not.
+func (op *Operation) Edits() bool {
+	return op.Kind == BatchWrite && strings.HasSuffix(op.Name, "Edit") && len(op.Key) > 0
+}
+
 // Param returns the known parameter named name.
 func (op *Operation) Param(name string) (Param, bool) {
 	for _, p := range op.Params {

@@ -158,6 +158,12 @@ type Result struct {
 	Rows int `json:"rows" msgpack:"rows"`
 	// Attempts is how many calls carried the command.
 	Attempts int `json:"attempts" msgpack:"attempts"`
+	// CollapsedInto is set when the command was not sent itself: it was
+	// an edit of the same object with the same fields as a later command,
+	// whose row carried the later values (which is what applying both in
+	// order leaves), and it shares that row's result. It is the later
+	// command's id.
+	CollapsedInto string `json:"collapsed_into,omitempty" msgpack:"collapsed_into,omitempty"`
 	// At is when the result was decided, UTC.
 	At time.Time `json:"at" msgpack:"at"`
 }

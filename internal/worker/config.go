@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -93,6 +94,17 @@ type OpSettings struct {
 	// result to be recorded: raise ShutdownTimeout (and the pod's grace
 	// period) for longer calls.
 	CallTimeout Duration `json:"call_timeout,omitempty"`
+	// MaxHold bounds how long the holding-back rule (hold.go) may keep a
+	// due partial packet from going while calls remain in the window.
+	// Defaults to 1m.
+	MaxHold Duration `json:"max_hold,omitempty"`
+	// Collapse, for the operations of the Edit family (…Edit,
+	// …ValueEdit), sends the waiting edits of one object with the same
+	// fields as one row carrying the last one's values; every collapsed
+	// command gets that row's result. Intermediate states then never reach
+	// the service (its history shows the last edit only). Defaults to
+	// true; false sends every edit.
+	Collapse *bool `json:"collapse,omitempty"`
 	// RetryUnknownOutcome lets calls that are not safe to repeat (the
 	// …Add operations, sends) be sent again when their outcome is unknown,
 	// accepting possible duplicates, instead of ending with
@@ -138,6 +150,12 @@ func (s OpSettings) Merge(def OpSettings) OpSettings {
 	}
 	if s.RetryUnknownOutcome == nil {
 		s.RetryUnknownOutcome = def.RetryUnknownOutcome
+	}
+	if s.MaxHold == 0 {
+		s.MaxHold = def.MaxHold
+	}
+	if s.Collapse == nil {
+		s.Collapse = def.Collapse
 	}
 	return s
 }
@@ -250,14 +268,13 @@ type Config struct {
 	// Defaults to a private registry (without the Go and process
 	// collectors, which the process adds).
 	Metrics *prometheus.Registry
-	// Now is the clock. Defaults to time.Now.
-	Now func() time.Time
+	// Clock tells the time and makes the timers and tickers of every loop
+	// of the worker. Defaults to the real clock.
+	Clock clock.Clock
 }
 
 func (c Config) withDefaults() (Config, error) {
 	switch {
-	case c.Conn == nil:
-		return c, errors.New("worker: Config.Conn is required")
 	case c.API == nil:
 		return c, errors.New("worker: Config.API is required")
 	case c.Limiter == nil:
@@ -285,10 +302,15 @@ func (c Config) withDefaults() (Config, error) {
 		Concurrency: 1,
 		MaxAttempts: 5,
 		CallTimeout: Duration(60 * time.Second),
+		MaxHold:     Duration(time.Minute),
 	})
 	if c.Defaults.RetryUnknownOutcome == nil {
 		f := false
 		c.Defaults.RetryUnknownOutcome = &f
+	}
+	if c.Defaults.Collapse == nil {
+		t := true
+		c.Defaults.Collapse = &t
 	}
 	setDur := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -346,8 +368,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
 	}
 	return c, nil
 }

@@ -29,10 +29,6 @@ import (
 type finisher struct {
 	w    *Worker
 	lane string // operation name for logs and metrics
-	in   chan []*final
-	// done receives the finished entries, for the lane to release their
-	// keys and slots; nil for the sweeper's finisher.
-	done chan<- []*entry
 }
 
 // finishers is how many batches a finisher works on at once: each waits
@@ -41,15 +37,17 @@ type finisher struct {
 const finishers = 4
 
 // run finishes batches until in is closed and every batch is done, then
-// returns. A batch that cannot be finished (NATS unreachable) is retried
-// with backoff; nothing is acknowledged before its outcome is stored.
-func (f *finisher) run() {
+// returns; each finished batch's entries go to done (nil: nowhere), for
+// the lane to release their keys and slots. A batch that cannot be
+// finished (NATS unreachable) is retried with backoff; nothing is
+// acknowledged before its outcome is stored.
+func (f *finisher) run(in <-chan []*final, done chan<- []*entry) {
 	sem := make(chan struct{}, finishers)
-	for batch := range f.in {
+	for batch := range in {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			f.finishRetry(batch)
+			f.finishRetry(batch, done)
 		}()
 	}
 	for range finishers {
@@ -59,7 +57,7 @@ func (f *finisher) run() {
 
 // finishRetry finishes one batch, retrying until it is done, then hands
 // its entries back to the lane.
-func (f *finisher) finishRetry(batch []*final) {
+func (f *finisher) finishRetry(batch []*final, done chan<- []*entry) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
 	for attempt := 1; ; attempt++ {
@@ -82,14 +80,15 @@ func (f *finisher) finishRetry(batch []*final) {
 		for _, fn := range batch {
 			_ = fn.e.msg.InProgress()
 		}
-		time.Sleep(bo.NextBackOff()) // backoff between retries of a failed NATS write
+		t := f.w.clock.NewTimer(bo.NextBackOff()) // backoff between retries of a failed NATS write
+		<-t.C()
 	}
-	if f.done != nil {
+	if done != nil {
 		es := make([]*entry, len(batch))
 		for i, fn := range batch {
 			es[i] = fn.e
 		}
-		f.done <- es
+		done <- es
 	}
 }
 

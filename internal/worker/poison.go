@@ -42,14 +42,14 @@ type poisonAdvisory struct {
 // watchPoison answers the commands the server gave up delivering, until ctx
 // ends. One replica takes each advisory (a queue subscription).
 func (w *Worker) watchPoison(ctx context.Context) {
-	fin := &finisher{w: w, lane: "poison", in: make(chan []*final, 1)}
+	fin := make(chan []*final, 1)
 	finDone := make(chan struct{})
 	go func() {
 		defer close(finDone)
-		fin.run()
+		(&finisher{w: w, lane: "poison"}).run(fin, nil)
 	}()
 	defer func() {
-		close(fin.in)
+		close(fin)
 		<-finDone
 	}()
 	advisories := make(chan *nats.Msg, 64)
@@ -70,7 +70,7 @@ func (w *Worker) watchPoison(ctx context.Context) {
 			}
 			if fn := w.poisonStored(ctx, a); fn != nil {
 				select {
-				case fin.in <- []*final{fn}:
+				case fin <- []*final{fn}:
 				case <-ctx.Done():
 					return
 				}
@@ -95,11 +95,11 @@ func (w *Worker) poisonStored(ctx context.Context, a poisonAdvisory) *final {
 	op := strings.TrimPrefix(raw.Subject, w.cfg.Names.CommandPrefix)
 	l := w.lanes[op]
 	m := &storedMsg{raw: raw, stream: w.cmdStream, deliveries: a.Deliveries}
-	e := &entry{msg: m, seq: raw.Sequence, op: op, arrived: w.now()}
+	e := &entry{msg: m, seq: raw.Sequence, op: op, arrived: w.clock.Now()}
 	if l != nil {
 		e.cat = l.op
 	}
-	return w.poison(e, a.Deliveries, w.now())
+	return w.poison(e, a.Deliveries, w.clock.Now())
 }
 
 // storedMsg is a command read from the stream by its sequence rather than

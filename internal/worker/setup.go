@@ -93,7 +93,7 @@ func (w *Worker) setup(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("worker: consumer %s: %w", cc.Durable, err)
 		}
-		l.cons = c
+		l.src = c
 	}
 	return nil
 }

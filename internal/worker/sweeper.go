@@ -25,30 +25,29 @@ const (
 // subject alone.
 type sweeper struct {
 	w    *Worker
-	fin  *finisher
+	fin  chan []*final // to the finisher
 	done chan []*entry // the finisher's acknowledged batches
 }
 
 func (s *sweeper) run(ctx context.Context) {
-	s.done = make(chan []*entry, 1)
-	s.fin = &finisher{w: s.w, lane: "unknown", in: make(chan []*final, 1), done: s.done}
+	s.fin, s.done = make(chan []*final, 1), make(chan []*entry, 1)
 	finDone := make(chan struct{})
 	go func() {
 		defer close(finDone)
-		s.fin.run()
+		(&finisher{w: s.w, lane: unknownOp}).run(s.fin, s.done)
 	}()
 	defer func() {
-		close(s.fin.in)
+		close(s.fin)
 		<-finDone
 	}()
-	tick := time.NewTicker(s.w.cfg.SweepInterval)
+	tick := s.w.clock.NewTicker(s.w.cfg.SweepInterval)
 	defer tick.Stop()
 	for {
 		s.sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }
@@ -105,7 +104,7 @@ func (s *sweeper) drain(ctx context.Context, st jetstream.Stream, subject, op st
 		}
 		var finals []*final
 		for m := range batch.Messages() {
-			_, fn := s.w.decode(m, op, nil, s.w.now())
+			_, fn := s.w.decode(m, op, nil, s.w.clock.Now())
 			fn.e.finishing = true
 			finals = append(finals, fn)
 		}
@@ -114,7 +113,7 @@ func (s *sweeper) drain(ctx context.Context, st jetstream.Stream, subject, op st
 		}
 		s.w.log.Warn().Str("subject", subject).Int("commands", len(finals)).Msg("commands for an unknown operation")
 		select {
-		case s.fin.in <- finals:
+		case s.fin <- finals:
 		case <-ctx.Done():
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
-	"github.com/onec-connect/connect-bridge/internal/batcher"
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 )
 
@@ -42,7 +41,8 @@ type Worker struct {
 	cmdStream jetstream.Stream   // set by setup
 	api       Caller
 	limiter   Limiter
-	now       func() time.Time
+	clock     clock.Clock
+	outcomes  outcomeStore // the outcome bucket, as the lanes use it
 	lanes     map[string]*lane
 	auth      authGate
 	met       *workerMetrics
@@ -62,7 +62,10 @@ type Worker struct {
 
 // New checks cfg and prepares a worker; nothing is contacted until Run.
 func New(cfg Config) (*Worker, error) {
-	cfg, err := cfg.withDefaults()
+	if cfg.Conn == nil {
+		return nil, errors.New("worker: Config.Conn is required")
+	}
+	w, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -70,16 +73,26 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	w.nc, w.js = cfg.Conn, js
+	return w, nil
+}
+
+// build makes the worker and its lanes from cfg, all but what talks to
+// NATS (the lane tests give the lanes fakes of that instead).
+func build(cfg Config) (*Worker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	w := &Worker{
 		cfg:     cfg,
 		log:     cfg.Logger.With().Str("component", "worker").Logger(),
-		nc:      cfg.Conn,
-		js:      js,
 		api:     cfg.API,
 		limiter: cfg.Limiter,
-		now:     cfg.Now,
+		clock:   cfg.Clock,
 		lanes:   map[string]*lane{},
 	}
+	w.outcomes = natsOutcomes{w}
 	w.auth.retry = cfg.AuthRetry
 	w.bytes = newBudget(cfg.ProcessBytes, nil)
 	w.secrets = newSecrets(cfg.SecretFields)
@@ -164,8 +177,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, l := range w.lanes {
-		if l.cons != nil {
-			_ = w.cmdStream.UnpinConsumer(uctx, l.cons.CachedInfo().Name, w.cfg.Names.PriorityGroup)
+		if l.src != nil && !w.cfg.Unordered {
+			_ = w.cmdStream.UnpinConsumer(uctx, w.cfg.Names.ConsumerPrefix+l.op.Name, w.cfg.Names.PriorityGroup)
 		}
 	}
 	if err := w.nc.FlushWithContext(uctx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
@@ -288,103 +301,4 @@ func (w *Worker) kvSubject(key string) string {
 	return "$KV." + w.cfg.Names.OutcomeBucket + "." + key
 }
 
-// markSent records, before a call that is not safe to repeat, that its
-// commands are being sent. Each record is written only over the one the
-// command's lookup saw (none, as a rule): a command whose record changed
-// since (another delivery of it, in another call, got there first) is
-// lost to this call and must not be sent by it; lost holds the indexes of
-// those. An error means nothing may be sent.
-func (w *Worker) markSent(ctx context.Context, op, batch string, items []batcher.Item[*entry]) (lost []int, err error) {
-	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
-	defer cancel()
-	rec, err := contract.EncodeOutcome(contract.Outcome{State: contract.StateSent, Batch: batch})
-	if err != nil {
-		return nil, err
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(items))
-	for _, it := range items {
-		m := nats.NewMsg(w.kvSubject(contract.OutcomeKey(op, it.Value.cmd.ID)))
-		m.Data = rec
-		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(it.Value.outcomeRev, 10))
-		fut, err := w.js.PublishMsgAsync(m)
-		if err != nil {
-			return nil, fmt.Errorf("record the call before sending it: %w", err)
-		}
-		futures = append(futures, fut)
-	}
-	for i, fut := range futures {
-		select {
-		case ack := <-fut.Ok():
-			// The final outcome is later written over this record only.
-			items[i].Value.outcomeRev = ack.Sequence
-		case err := <-fut.Err():
-			if !isWrongLastSequence(err) {
-				return nil, fmt.Errorf("record the call before sending it: %w", err)
-			}
-			lost = append(lost, i)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("record the call before sending it: %w", ctx.Err())
-		}
-	}
-	return lost, nil
-}
 
-// authGate stops every lane from calling the API after it refused the
-// credentials, and lets one call through every AuthRetry to see whether
-// they work again.
-type authGate struct {
-	retry time.Duration
-
-	mu      sync.Mutex // protects failing, next, last
-	failing bool
-	next    time.Time // when the next probe may go
-	last    error
-}
-
-func (a *authGate) block(now time.Time, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.failing, a.next, a.last = true, now.Add(a.retry), err
-}
-
-// allow reports whether a call may go now; while failing, one call per
-// AuthRetry goes as a probe.
-func (a *authGate) allow(now time.Time) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.failing {
-		return true
-	}
-	if now.Before(a.next) {
-		return false
-	}
-	a.next = now.Add(a.retry)
-	return true
-}
-
-func (a *authGate) ok() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.failing, a.last = false, nil
-}
-
-func (a *authGate) ready() bool { return a.err() == nil }
-
-func (a *authGate) err() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.failing {
-		return a.last
-	}
-	return nil
-}
-
-// until returns when the next probe may go, zero when not failing.
-func (a *authGate) until() time.Time {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.failing {
-		return time.Time{}
-	}
-	return a.next
-}
