@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/emulator"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 func main() {
@@ -72,7 +73,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.SetOutput(out)
 	var (
 		latency, night, tz, level, answer string
-		limits                            emulator.LimitFlag
+		limits                            tariff.LimitFlag
 		e                                 = &cfg.Emulator
 	)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "TCP address to serve on")
@@ -115,7 +116,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if e.LatencyMin, e.LatencyMax, err = emulator.ParseLatency(latency); err != nil {
 		return cfg, err
 	}
-	if e.Night, err = emulator.ParseNight(night); err != nil {
+	if e.Night, err = tariff.ParseNight(night); err != nil {
 		return cfg, err
 	}
 	if len(limits) > 0 {
@@ -178,7 +179,7 @@ func run(ctx context.Context, cfg config) error {
 		Str("stats", base+"/stats").Str("user", e.User).Dur("window", e.Window).
 		Dur("latency_min", e.LatencyMin).Dur("latency_max", e.LatencyMax).
 		Float64("fail_rate", e.FailRate).Float64("drop_rate", e.DropRate).
-		Str("limits", (*emulator.LimitFlag)(&e.Limits).String()).Str("night", e.Night.String()).
+		Str("limits", tariff.FormatLimits(e.Limits)).Str("night", e.Night.String()).
 		Int("packet_limit", e.PacketLimit).Str("tz", e.Location.String()).
 		Msg("connect-emulator listening")
 	if cfg.onListen != nil {

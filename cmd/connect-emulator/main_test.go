@@ -18,6 +18,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/soap"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 // TestMain fails the run if run leaves a goroutine behind.
@@ -65,7 +66,7 @@ func TestParseConfig(t *testing.T) {
 				require.Equal(t, 0.1, e.FailRate)
 				require.Equal(t, 0.2, e.DropRate)
 				require.Equal(t, map[string]int{"ClientUserEdit": 3, "*": 100}, e.Limits)
-				require.Equal(t, emulator.NightHours{From: 22, To: 6}, e.Night)
+				require.Equal(t, tariff.Night{From: 22, To: 6}, e.Night)
 				require.Equal(t, 20, e.PacketLimit)
 				require.Equal(t, 5, cfg.SeedClientUsers)
 				require.Equal(t, "Asia/Almaty", e.Location.String())
@@ -96,6 +97,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad latency", args: []string{"--latency", "slow"}, wantErr: "latency"},
 		{name: "bad night", args: []string{"--night", "22"}, wantErr: "night"},
 		{name: "bad limit", args: []string{"--limit", "ClientRead"}, wantErr: "Op=n"},
+		{name: "limit given twice", args: []string{"--limit", "ClientRead=1,ClientRead=2"}, wantErr: "given twice"},
 		{name: "bad env", env: map[string]string{"EMULATOR_FAIL_RATE": "often"}, wantErr: "EMULATOR_FAIL_RATE"},
 		{name: "bad zone", args: []string{"--tz", "Mars/Olympus"}, wantErr: "tz"},
 		{name: "bad answer version", args: []string{"--answer-version", "1.1"}, wantErr: "answer version"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/daemon"
 	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
 
@@ -30,29 +31,6 @@ type fileConfig struct {
 	Defaults   worker.OpSettings            `json:"defaults"`
 	Operations map[string]worker.OpSettings `json:"operations"`
 	Limits     map[string]int               `json:"limits"`
-}
-
-// limitList is the repeatable --limit Op=N flag.
-type limitList map[string]int
-
-func (l limitList) String() string {
-	parts := make([]string, 0, len(l))
-	for k, v := range l {
-		parts = append(parts, k+"="+strconv.Itoa(v))
-	}
-	return strings.Join(parts, ",")
-}
-
-func (l limitList) Set(s string) error {
-	for _, part := range strings.Split(s, ",") {
-		op, n, ok := strings.Cut(strings.TrimSpace(part), "=")
-		v, err := strconv.Atoi(strings.TrimSpace(n))
-		if !ok || op == "" || err != nil || v < 0 {
-			return fmt.Errorf("want Operation=calls, got %q", part)
-		}
-		l[strings.TrimSpace(op)] = v
-	}
-	return nil
 }
 
 // byteSize is a flag of a size in bytes: 1048576, 512KiB, 64MiB, 1GiB.
@@ -129,7 +107,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		laneBytes, processBytes, cmdMaxBytes      byteSize
 		cmdMaxMsgSize                             byteSize
 		cmdMaxMsgs                                int64
-		limits                                    = limitList{}
+		limits                                    tariff.LimitFlag
 		parseErr                                  error
 	)
 	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
@@ -197,7 +175,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	fs.Float64Var(&reserve, "quota-reserve", atofOr(env("QUOTA_RESERVE", "0.1"), 0.1), "share of each limit left to the account's other clients [QUOTA_RESERVE]")
 	fs.StringVar(&tz, "quota-tz", env("QUOTA_TZ", "Europe/Moscow"), "the account's time zone [QUOTA_TZ]")
 	fs.StringVar(&night, "night", env("QUOTA_NIGHT", ""), "night hours HH-HH that use the night limits [QUOTA_NIGHT]; default none")
-	fs.Var(limits, "limit", "Op=calls per window, repeatable; *=n for every operation (overrides the catalogue)")
+	fs.Var(&limits, "limit", "Op=calls per window, repeatable; *=n for every operation (overrides the catalogue)")
 	fs.IntVar(&accountCap, "account-cap", 0, "calls of all operations together per window; 0 for none")
 	fs.BoolVar(&localQuota, "local-quota", false, "keep the quota ledger in this process (a single replica only)")
 
@@ -265,6 +243,9 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 			}
 		})
 		w.Ops = fc.Operations
+		if limits == nil && len(fc.Limits) > 0 {
+			limits = tariff.LimitFlag{}
+		}
 		for op, n := range fc.Limits {
 			if _, set := limits[op]; !set {
 				limits[op] = n
@@ -276,9 +257,9 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	if err != nil {
 		return cfg, fmt.Errorf("--quota-tz: %w", err)
 	}
-	n, err := quota.ParseNight(night)
+	n, err := tariff.ParseNight(night)
 	if err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("--night: %w", err)
 	}
 	cfg.Quota = daemon.QuotaConfig{
 		Windows:    quota.Windows{Length: window, Guard: guard, Location: loc, Night: n},

@@ -69,7 +69,9 @@ func TestParseFlagsRejects(t *testing.T) {
 	cases := map[string][]string{
 		"bad limit":          {"--limit", "ClientUserEdit"},
 		"negative limit":     {"--limit", "ClientUserEdit=-1"},
+		"limit given twice":  {"--limit", "ClientUserEdit=1", "--limit", "ClientUserEdit=2"},
 		"bad night":          {"--night", "25-3"},
+		"night of no hours":  {"--night", "05-05"},
 		"bad zone":           {"--quota-tz", "Mars/Olympus"},
 		"bad level":          {"--log-level", "loud"},
 		"unknown flag":       {"--nope"},

@@ -175,6 +175,17 @@ func All() []*Operation {
 	return out
 }
 
+// Names returns the name of every operation, sorted: the list of all
+// operations wherever one is needed (the operations a worker serves by
+// default, the rows of the quota table). The slice is new on each call.
+func Names() []string {
+	out := make([]string, len(operations))
+	for i := range operations {
+		out[i] = operations[i].Name
+	}
+	return out
+}
+
 // Limit returns the calls allowed per hour by night or by day.
 func (op *Operation) Limit(night bool) int {
 	if night {

@@ -222,3 +222,14 @@ func TestStrings(t *testing.T) {
 	require.Equal(t, "inferred", Inferred.String())
 	require.Equal(t, "Source(9)", Source(9).String())
 }
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	names := Names()
+	require.Len(t, names, 87)
+	for i, op := range All() {
+		require.Equal(t, op.Name, names[i], "Names lists All's operations in its order")
+	}
+	names[0] = "changed"
+	require.NotEqual(t, "changed", Names()[0], "the slice is the caller's")
+}

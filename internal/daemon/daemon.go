@@ -4,8 +4,13 @@
 // endpoints for probes and metrics.
 //
 // Invariants: secrets (the API password, NATS credentials) are read from
-// the settings or files and never logged; Run returns only after the worker
-// has shut down and every resource it opened is closed.
+// the settings or files and never logged. Run claims its HTTP address
+// before it starts anything, so that an address in use fails at once;
+// once its parts run (the worker, the HTTP server, the watch on the NATS
+// connection), the end of any one stops the others, and Run returns only
+// after every goroutine it started has returned and every resource it
+// opened is closed. Every wait for a dependency (NATS, the quota bucket)
+// is a retry.Do that ends with Run's context.
 package daemon
 
 import (
@@ -33,9 +38,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/retry"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
@@ -78,8 +85,9 @@ type Config struct {
 type QuotaConfig struct {
 	Windows quota.Windows
 	// Limits overrides the catalogue's limits: calls per window by
-	// operation, "*" for all.
-	Limits     map[string]int
+	// operation, "*" for all (read with tariff.ParseLimits).
+	Limits map[string]int
+	// Reserve and AccountCap: see quota.Limits.
 	Reserve    float64
 	AccountCap int
 	// Local keeps the ledger in this process instead of sharing it
@@ -87,7 +95,38 @@ type QuotaConfig struct {
 	Local bool
 }
 
-// Run runs the worker process until ctx ends.
+// limiterConfig is the quota's configuration: the catalogue's limits
+// under the overrides. The one place the daemon builds them, for Run and
+// PrintQuota alike.
+func (c QuotaConfig) limiterConfig() quota.Config {
+	return quota.Config{Windows: c.Windows, Limits: quota.Limits{
+		Catalogue:  catalog.HourlyLimits,
+		Override:   c.Limits,
+		Reserve:    c.Reserve,
+		AccountCap: c.AccountCap,
+	}}
+}
+
+// waitPolicy is how the daemon waits for a dependency that is not there
+// yet (NATS, the quota bucket): from 250ms, doubling, up to 5s, jittered,
+// until Run's context ends; each failure is logged as a warning naming
+// what.
+func waitPolicy(log zerolog.Logger, what string) retry.Policy {
+	return retry.Policy{
+		Initial: 250 * time.Millisecond,
+		Max:     5 * time.Second,
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg(what + " failed")
+		},
+	}
+}
+
+// Run runs the worker process until ctx ends. It listens on the HTTP
+// address first, so that an address in use fails before anything is
+// started; then it starts NATS (or connects to it), the API client, the
+// quota and the worker; then it runs the worker, the HTTP server and the
+// watch on the NATS connection until ctx ends or one of them stops, and
+// stops the others (see the package comment).
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	password, err := connectPassword(cfg)
@@ -97,14 +136,26 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ConnectURL == "" {
 		return errors.New("daemon: the API endpoint (--connect-url) is required")
 	}
+	qcfg := cfg.Quota.limiterConfig()
+	if err := qcfg.Validate(); err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+
+	// The HTTP address first: claiming it is what most often fails (a
+	// second worker on the same host), and nothing is started yet.
+	ln, err := listenHTTP(cfg.HTTPListen)
+	if err != nil {
+		return err
+	}
+	if ln != nil {
+		// In case Run fails before serving; closing twice is harmless.
+		defer func() { _ = ln.Close() }()
+	}
 
 	// NATS: a server given, or one of our own.
 	natsURL := cfg.NATS.Server
 	if natsURL == "" {
-		dir := cfg.EmbeddedDir
-		if dir == "" {
-			dir = "data"
-		}
+		dir := cmp.Or(cfg.EmbeddedDir, "data")
 		srv, err := startEmbedded(cfg.EmbeddedListen, dir)
 		if err != nil {
 			return err
@@ -157,9 +208,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer client.Close()
 
-	// The quota.
-	limits := quota.Limits{Catalogue: catalog.HourlyLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
-	qcfg := quota.Config{Windows: cfg.Quota.Windows, Limits: limits}
 	limiter, err := newLimiter(ctx, nc, cfg, qcfg)
 	if err != nil {
 		return err
@@ -181,9 +229,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info().Str("api", cfg.ConnectURL).Str("api_user", cfg.ConnectUser).Str("nats", nc.ConnectedUrlRedacted()).Msg("connecting the worker")
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return w.Run(gctx) })
-	g.Go(func() error {
+	// The parts. Each one's end, with an error or without, stops the
+	// others: none runs on alone (an HTTP server without a worker, a
+	// worker whose probes are gone).
+	var g errgroup.Group
+	gctx, stop := context.WithCancel(ctx)
+	defer stop()
+	part := func(run func(ctx context.Context) error) {
+		g.Go(func() error {
+			defer stop()
+			return run(gctx)
+		})
+	}
+	part(w.Run)
+	part(func(ctx context.Context) error {
 		select {
 		case <-closed:
 			err := nc.LastError()
@@ -191,40 +250,55 @@ func Run(ctx context.Context, cfg Config) error {
 				err = errors.New("closed")
 			}
 			return fmt.Errorf("daemon: the NATS connection was closed for good: %w", err)
-		case <-gctx.Done():
+		case <-ctx.Done():
 			return nil
 		}
 	})
-	if cfg.HTTPListen != "off" {
-		listen := cfg.HTTPListen
-		if listen == "" {
-			listen = "127.0.0.1:8081"
-		}
-		ln, err := net.Listen("tcp", listen)
-		if err != nil {
-			return fmt.Errorf("daemon: HTTP listen %s: %w", listen, err)
-		}
-		hs := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	if ln != nil {
 		log.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
-		g.Go(func() error {
-			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-gctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return hs.Shutdown(sctx)
-		})
+		part(func(ctx context.Context) error { return serveHTTP(ctx, ln, w.Handler()) })
 	}
 	return g.Wait()
 }
 
+// listenHTTP claims the address of the HTTP endpoints: "" for the
+// default 127.0.0.1:8081, "off" for none (a nil listener).
+func listenHTTP(addr string) (net.Listener, error) {
+	if addr == "off" {
+		return nil, nil
+	}
+	addr = cmp.Or(addr, "127.0.0.1:8081")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: HTTP listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts the server down
+// within 5s; it returns once the server has stopped.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("daemon: HTTP: %w", err) // never ErrServerClosed: only Shutdown below gives that
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		err = errors.Join(fmt.Errorf("daemon: HTTP shutdown: %w", err), hs.Close())
+	}
+	<-served // Serve returns as soon as Shutdown closes the listener
+	return err
+}
+
 // newLimiter returns the shared limiter (the ledger in a JetStream bucket),
 // or a local one when asked. Creating the bucket is retried until it
-// works: on a cluster it may take a moment to elect a leader.
+// works or ctx ends: on a cluster it may take a moment to elect a leader.
 func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Config) (worker.Limiter, error) {
 	if cfg.Quota.Local {
 		return quota.NewLocal(qcfg)
@@ -233,25 +307,18 @@ func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Confi
 	if err != nil {
 		return nil, err
 	}
-	delay := 250 * time.Millisecond
-	for {
+	var q *quota.Shared
+	err = retry.Do(ctx, clock.Real{}, waitPolicy(cfg.Logger, "opening the quota bucket"), func(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		q, err := quota.NewShared(sctx, quota.SharedConfig{Config: qcfg, JetStream: js, Replicas: cfg.Worker.Replicas})
-		cancel()
-		if err == nil {
-			return q, nil
-		}
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		cfg.Logger.Warn().Err(err).Dur("retry_in", delay).Msg("opening the quota bucket failed")
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
+		defer cancel()
+		var err error
+		q, err = quota.NewShared(sctx, quota.SharedConfig{Config: qcfg, JetStream: js, Replicas: cfg.Worker.Replicas})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: quota bucket: %w", err)
 	}
+	return q, nil
 }
 
 // PrintQuota prints the shared ledger of the current window as a table:
@@ -274,16 +341,13 @@ func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	limits := quota.Limits{Catalogue: catalog.HourlyLimits, Override: cfg.Quota.Limits, Reserve: cfg.Quota.Reserve, AccountCap: cfg.Quota.AccountCap}
-	q, err := quota.NewShared(ctx, quota.SharedConfig{Config: quota.Config{Windows: cfg.Quota.Windows, Limits: limits}, JetStream: js, Replicas: cfg.Worker.Replicas})
+	q, err := quota.NewShared(ctx, quota.SharedConfig{Config: cfg.Quota.limiterConfig(), JetStream: js, Replicas: cfg.Worker.Replicas})
 	if err != nil {
 		return err
 	}
 	ops := cfg.Worker.Operations
 	if len(ops) == 0 {
-		for _, op := range catalog.All() {
-			ops = append(ops, op.Name)
-		}
+		ops = catalog.Names()
 	}
 	now := time.Now()
 	st, err := q.Status(ctx, ops, now)
@@ -371,25 +435,22 @@ func startEmbedded(listen, dir string) (*server.Server, error) {
 }
 
 // connectRetry connects to NATS, trying again until ctx ends: on
-// Kubernetes the worker may start before NATS is reachable. It goes
-// through natsconn, whose errors never quote a secret.
+// Kubernetes the worker may start before NATS is reachable. Settings that
+// cannot work are not tried again. It goes through natsconn, whose errors
+// never quote a secret.
 func connectRetry(ctx context.Context, flags natsconn.ConnFlags, extra []nats.Option, log zerolog.Logger) (*nats.Conn, error) {
-	delay := 250 * time.Millisecond
-	for {
-		nc, err := natsconn.Connect(flags, extra...)
-		if err == nil {
-			return nc, nil
-		}
+	var nc *nats.Conn
+	err := retry.Do(ctx, clock.Real{}, waitPolicy(log, "connecting to NATS"), func(context.Context) error {
+		var err error
+		nc, err = natsconn.Connect(flags, extra...)
 		var bad *natsconn.SettingsError
 		if errors.As(err, &bad) {
-			return nil, fmt.Errorf("daemon: NATS: %w", err) // trying again cannot help
+			return retry.Permanent(err) // trying again cannot help
 		}
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("connecting to NATS failed")
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("daemon: %w", err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: NATS: %w", err)
 	}
+	return nc, nil
 }

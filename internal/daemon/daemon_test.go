@@ -63,4 +63,10 @@ func TestRunRefusesBadSettings(t *testing.T) {
 	require.ErrorContains(t, err, "password file")
 	err = daemon.Run(ctx, daemon.Config{})
 	require.ErrorContains(t, err, "connect-url")
+	// Quota settings no bucket can fix are refused before anything starts,
+	// not retried.
+	err = daemon.Run(ctx, daemon.Config{ConnectURL: "http://127.0.0.1:1", Quota: daemon.QuotaConfig{Limits: map[string]int{"ClientUserEditt": 5}}})
+	require.ErrorContains(t, err, `unknown operation "ClientUserEditt"`)
+	err = daemon.Run(ctx, daemon.Config{ConnectURL: "http://127.0.0.1:1", Quota: daemon.QuotaConfig{Reserve: 0.95}})
+	require.ErrorContains(t, err, "reserve")
 }

@@ -4,13 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 // Path is the path of the SOAP endpoint, the same as on the real service.
@@ -58,11 +57,13 @@ type Config struct {
 	DropRate float64
 	// Limits are calls per window by operation name, at all hours. The key
 	// "*" sets every operation not named itself. An operation in neither
-	// takes the catalogue's day or night limit. Zero allows no call.
+	// takes the catalogue's day or night limit. Zero allows no call. Read
+	// with tariff.ParseLimits (or tariff.LimitFlag), as the worker's are.
 	Limits map[string]int
 	// Night are the hours of the account's day that use the catalogue's
-	// night limits. Defaults to none: day limits at all hours.
-	Night NightHours
+	// night limits, read with tariff.ParseNight as the worker's are.
+	// Defaults to none: day limits at all hours.
+	Night tariff.Night
 	// PacketLimit, when positive, replaces the catalogue's MaxRows as the
 	// most rows a packet may carry. A longer packet is refused as a whole.
 	PacketLimit int
@@ -120,16 +121,14 @@ func (c Config) validate() error {
 	if !(c.DropRate >= 0 && c.DropRate <= 1) {
 		errs = append(errs, fmt.Errorf("drop rate %v is not between 0 and 1", c.DropRate))
 	}
-	for _, op := range slices.Sorted(maps.Keys(c.Limits)) {
-		n := c.Limits[op]
-		if _, ok := catalog.Lookup(op); !ok && op != "*" {
-			errs = append(errs, fmt.Errorf("limit for unknown operation %q", op))
-		}
-		if n < 0 {
-			errs = append(errs, fmt.Errorf("negative limit %d for %s", n, op))
-		}
+	known := func(op string) bool {
+		_, ok := catalog.Lookup(op)
+		return ok
 	}
-	if err := c.Night.validate(); err != nil {
+	if err := tariff.CheckLimits(c.Limits, known); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Night.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("night: %w", err))
 	}
 	if c.PacketLimit < 0 {

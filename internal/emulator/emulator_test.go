@@ -19,6 +19,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/soap"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 func TestClientUserEditPacketOf100(t *testing.T) {
@@ -259,7 +260,7 @@ func TestHourlyLimit(t *testing.T) {
 
 func TestLimitSettings(t *testing.T) {
 	t.Parallel()
-	night := emulator.NightHours{From: 0, To: 6}
+	night := tariff.Night{From: 0, To: 6}
 	tests := []struct {
 		name string
 		cfg  emulator.Config
@@ -791,7 +792,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative limit", emulator.Config{Limits: map[string]int{"*": -1}}, "negative limit"},
 		{"fail rate above 1", emulator.Config{FailRate: 1.5}, "fail rate"},
 		{"drop rate below 0", emulator.Config{DropRate: -0.1}, "drop rate"},
-		{"night hour 25", emulator.Config{Night: emulator.NightHours{From: 25, To: 3}}, "night"},
+		{"night hour 25", emulator.Config{Night: tariff.Night{From: 25, To: 3}}, "night"},
 		{"window under a second", emulator.Config{Window: time.Millisecond}, "window"},
 		{"negative latency", emulator.Config{LatencyMin: -time.Second}, "latency"},
 	}

@@ -28,12 +28,19 @@ type Config struct {
 	Limits  Limits
 }
 
+// Validate reports what NewLocal and NewShared would refuse in cfg, so
+// that a caller can refuse bad settings before it waits for the ledger's
+// bucket (which cannot fix them).
+func (cfg Config) Validate() error {
+	_, err := newRules(cfg)
+	return err
+}
+
 // Local is a limiter for one process: it keeps the ledger in memory. With
 // several replicas each would spend the whole limit; Shared is the
 // limiter for that.
 type Local struct {
-	w Windows
-	l Limits
+	rules
 
 	mu sync.Mutex // protects ops, account
 	// ops is the ledger of the current window per operation.
@@ -44,12 +51,11 @@ type Local struct {
 
 // ledger counts the calls of one window.
 type ledger struct {
-	start     time.Time // the window's start
-	used      int
-	exhausted bool // the API answered OUT_OF_LIMIT in this window
+	start time.Time // the window's start
+	entry           // calls granted; OUT_OF_LIMIT seen (Exhausted)
 }
 
-// roll resets l when t is in a later window than the one it counts.
+// roll resets l when start is a later window than the one it counts.
 func (l *ledger) roll(start time.Time) {
 	if !l.start.Equal(start) {
 		*l = ledger{start: start}
@@ -58,45 +64,34 @@ func (l *ledger) roll(start time.Time) {
 
 // NewLocal returns an in-memory limiter.
 func NewLocal(cfg Config) (*Local, error) {
-	w, err := cfg.Windows.withDefaults()
+	r, err := newRules(cfg)
 	if err != nil {
 		return nil, err
 	}
-	l, err := cfg.Limits.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	return &Local{w: w, l: l, ops: map[string]*ledger{}}, nil
+	return &Local{rules: r, ops: map[string]*ledger{}}, nil
 }
 
 // Windows returns the calendar in effect, defaults applied.
 func (q *Local) Windows() Windows { return q.w }
 
-// Take asks for one call of op at now. It never blocks.
+// Take asks for one call of op at now. It never blocks. The grant rule
+// (see rule.go) is applied under one lock, so both counts are checked
+// and both are incremented at once.
 func (q *Local) Take(_ context.Context, op string, now time.Time) (Grant, error) {
-	start := q.w.Start(now)
-	end := start.Add(q.w.Length)
-	limit, err := q.l.For(op, q.w.IsNight(now), q.w.Length)
-	if err != nil {
-		return Grant{}, err
+	req, done, err := q.begin(op, now)
+	if done {
+		return req.g, err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	led := q.ledger(op, start)
-	q.account.roll(start)
-	g := Grant{Limit: limit, Used: led.used, Start: start, Reset: end}
-	if open, at := q.w.Open(now); !open {
-		g.RetryAt = at
-		return g, nil
+	led := q.ledger(op, req.g.Start)
+	q.account.roll(req.g.Start)
+	if !led.room(req.g.Limit) || !req.accountRoom(q.account.Used) {
+		return req.denied(led.Used), nil
 	}
-	if led.exhausted || led.used >= limit || q.l.AccountCap > 0 && q.account.used >= q.l.AccountCap {
-		g.RetryAt = end.Add(q.w.Guard)
-		return g, nil
-	}
-	led.used++
-	q.account.used++
-	g.OK, g.Used = true, led.used
-	return g, nil
+	led.Used++
+	q.account.Used++
+	return req.granted(led.Used), nil
 }
 
 // Exhausted records that the API answered OUT_OF_LIMIT for op at now: no
@@ -105,7 +100,7 @@ func (q *Local) Exhausted(_ context.Context, op string, now time.Time) error {
 	start := q.w.Start(now)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.ledger(op, start).exhausted = true
+	q.ledger(op, start).Exhausted = true
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -40,17 +39,21 @@ type SharedConfig struct {
 // granted and whether the API answered OUT_OF_LIMIT; every change is a
 // compare-and-set on the key's revision.
 type Shared struct {
-	w      Windows
-	l      Limits
+	rules
 	js     jetstream.JetStream
 	kvCfg  jetstream.KeyValueConfig
 	bucket string
 
-	mu sync.Mutex // protects kv, full, recreated
+	mu sync.Mutex // protects kv, full, accountFull, recreated
 	kv jetstream.KeyValue
 	// full caches, per operation, the start of a window known to be spent:
-	// a window never becomes unspent, so asking again is not needed.
+	// an operation's window never becomes unspent, so asking again is not
+	// needed.
 	full map[string]time.Time
+	// accountFull is the start of a window whose account cap is known to
+	// be reached. A call given back (see giveBack) can free one again;
+	// this replica then leaves it unused: under-use, never over.
+	accountFull time.Time
 	// recreated is when the bucket was last created again (see recreate).
 	recreated time.Time
 }
@@ -63,14 +66,11 @@ type entry struct {
 
 // NewShared creates (or opens) the bucket and returns the limiter.
 func NewShared(ctx context.Context, cfg SharedConfig) (*Shared, error) {
-	w, err := cfg.Windows.withDefaults()
+	r, err := newRules(cfg.Config)
 	if err != nil {
 		return nil, err
 	}
-	l, err := cfg.Limits.withDefaults()
-	if err != nil {
-		return nil, err
-	}
+	w := r.w
 	if cfg.JetStream == nil {
 		return nil, errors.New("quota: SharedConfig.JetStream is required")
 	}
@@ -95,7 +95,7 @@ func NewShared(ctx context.Context, cfg SharedConfig) (*Shared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quota: bucket %s: %w", cfg.Bucket, err)
 	}
-	return &Shared{w: w, l: l, js: cfg.JetStream, kvCfg: kvCfg, kv: kv, bucket: cfg.Bucket, full: map[string]time.Time{}}, nil
+	return &Shared{rules: r, js: cfg.JetStream, kvCfg: kvCfg, kv: kv, bucket: cfg.Bucket, full: map[string]time.Time{}}, nil
 }
 
 // recreateEvery bounds how often a missing bucket is created again.
@@ -154,69 +154,94 @@ func key(op string, start time.Time) string {
 // accountKey is the key of the per-account cap.
 func accountKey(start time.Time) string { return "account." + strconv.FormatInt(start.Unix(), 10) }
 
-// Take asks for one call of op at now. It never sleeps: contention on the
+// Take asks for one call of op at now. It never sleeps: contention on a
 // key is retried at once, a bounded number of times. An error means the
 // ledger could not be read or written; no call may be made (fail closed).
+//
+// The grant rule (rule.go) is applied over two keys, which JetStream
+// cannot change together. So: the operation's key is read first, and a
+// spent operation is refused without touching the account's key (no
+// account call wasted on it, and no write to the one key every replica
+// and every operation shares); then the account's call is taken, then the
+// operation's, each a compare-and-set; when the operation's fails (another
+// replica spent it meanwhile, or the ledger failed), the account's call is
+// given back. The account's goes first because what a crash between the
+// two writes loses is the first: one call of the account's wide cap
+// rather than one of an operation's narrow limit.
 func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, error) {
-	start := q.w.Start(now)
-	end := start.Add(q.w.Length)
-	limit, err := q.l.For(op, q.w.IsNight(now), q.w.Length)
-	if err != nil {
-		return Grant{}, err
+	req, done, err := q.begin(op, now)
+	if done {
+		return req.g, err
 	}
-	g := Grant{Limit: limit, Start: start, Reset: end}
-	if open, at := q.w.Open(now); !open {
-		g.RetryAt = at
-		return g, nil
-	}
-	next := end.Add(q.w.Guard)
+	start := req.g.Start
 	if q.spent(op, start) {
-		g.Used, g.RetryAt = limit, next
-		return g, nil
+		return req.denied(req.g.Limit), nil
 	}
-	if q.l.AccountCap > 0 {
-		ok, _, err := q.increment(ctx, accountKey(start), q.l.AccountCap, now)
-		if errors.Is(err, ErrBusy) {
-			g.RetryAt = now.Add(time.Duration(1+rand.IntN(20)) * time.Millisecond)
-			return g, nil
-		}
-		if err != nil {
-			return g, err
-		}
-		if !ok {
-			g.RetryAt = next
-			return g, nil
-		}
-	}
-	ok, used, err := q.increment(ctx, key(op, start), limit, now)
-	if errors.Is(err, ErrBusy) {
-		// Contended past the retries: not a failure of the ledger; ask
-		// again in a moment, at a random offset so replicas spread out.
-		g.RetryAt = now.Add(time.Duration(1+rand.IntN(20)) * time.Millisecond)
-		return g, nil
-	}
+	k := key(op, start)
+	cur, rev, err := q.get(ctx, k, now)
 	if err != nil {
-		return g, err
+		return req.g, err
 	}
-	g.Used = used
-	if !ok {
+	if !cur.room(req.g.Limit) {
 		q.markSpent(op, start)
-		g.RetryAt = next
-		return g, nil
+		return req.denied(cur.Used), nil
 	}
-	g.OK = true
-	return g, nil
+	if req.cap > 0 {
+		if q.accountSpent(start) {
+			return req.denied(cur.Used), nil
+		}
+		ok, _, err := q.increment(ctx, accountKey(start), req.cap, now, nil)
+		switch {
+		case errors.Is(err, ErrBusy):
+			return req.busy(now), nil
+		case err != nil:
+			return req.g, err
+		case !ok:
+			q.markAccountSpent(start)
+			return req.denied(cur.Used), nil
+		}
+	}
+	ok, used, err := q.increment(ctx, k, req.g.Limit, now, &seen{cur, rev})
+	if err != nil || !ok {
+		if req.cap > 0 {
+			q.giveBack(ctx, accountKey(start), now)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrBusy):
+		return req.busy(now), nil
+	case err != nil:
+		return req.g, err
+	case !ok:
+		q.markSpent(op, start)
+		return req.denied(used), nil
+	}
+	return req.granted(used), nil
 }
 
-// increment adds one call to the key if it is below limit and not
-// exhausted. It reports whether it did, and the calls counted.
-func (q *Shared) increment(ctx context.Context, k string, limit int, now time.Time) (bool, int, error) {
+// seen is a key's entry as just read, at its revision.
+type seen struct {
+	e   entry
+	rev uint64
+}
+
+// increment adds one call to the key if it has room under limit (see
+// entry.room). It reports whether it did, and the calls counted. first,
+// when not nil, is the key as just read: the first attempt writes on it
+// instead of reading again.
+func (q *Shared) increment(ctx context.Context, k string, limit int, now time.Time, first *seen) (bool, int, error) {
 	for range casRetries {
-		cur, rev, err := q.get(ctx, k, now)
-		if err != nil {
-			return false, 0, err
+		var cur entry
+		var rev uint64
+		if first != nil {
+			cur, rev, first = first.e, first.rev, nil
+		} else {
+			var err error
+			if cur, rev, err = q.get(ctx, k, now); err != nil {
+				return false, 0, err
+			}
 		}
-		if cur.Exhausted || cur.Used >= limit {
+		if !cur.room(limit) {
 			return false, cur.Used, nil
 		}
 		cur.Used++
@@ -229,6 +254,23 @@ func (q *Shared) increment(ctx context.Context, k string, limit int, now time.Ti
 		}
 	}
 	return false, 0, ErrBusy
+}
+
+// giveBack takes back one call counted on the key but not made. It is
+// best effort: when the ledger fails or stays contended, the call stays
+// counted, and the window has one call fewer (fail closed).
+func (q *Shared) giveBack(ctx context.Context, k string, now time.Time) {
+	for range casRetries {
+		cur, rev, err := q.get(ctx, k, now)
+		if err != nil || cur.Used == 0 {
+			return
+		}
+		cur.Used--
+		ok, err := q.put(ctx, k, cur, rev, now)
+		if err != nil || ok {
+			return
+		}
+	}
 }
 
 // Exhausted records that the API answered OUT_OF_LIMIT for op at now: no
@@ -315,6 +357,18 @@ func (q *Shared) markSpent(op string, start time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.full[op] = start
+}
+
+func (q *Shared) accountSpent(start time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.accountFull.Equal(start)
+}
+
+func (q *Shared) markAccountSpent(start time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.accountFull = start
 }
 
 // Status is one operation's state in the current window.

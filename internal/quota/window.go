@@ -4,52 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
-
-// Night is the span of hours, in the account's time zone, in which the
-// API's night limits apply: [From, To), wrapping past midnight when From >
-// To (22-06). The zero Night has no night hours: the lower day limits
-// always apply.
-type Night struct {
-	From, To int
-	Set      bool
-}
-
-// ParseNight reads "HH-HH", e.g. "22-06". An empty string is no night.
-func ParseNight(s string) (Night, error) {
-	if strings.TrimSpace(s) == "" {
-		return Night{}, nil
-	}
-	a, b, ok := strings.Cut(s, "-")
-	from, err1 := strconv.Atoi(strings.TrimSpace(a))
-	to, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || err1 != nil || err2 != nil || from < 0 || from > 23 || to < 0 || to > 24 || from == to {
-		return Night{}, fmt.Errorf("quota: night hours %q: want HH-HH with different hours, e.g. 22-06", s)
-	}
-	return Night{From: from, To: to % 24, Set: true}, nil
-}
-
-// String returns the HH-HH form, or "" for no night.
-func (n Night) String() string {
-	if !n.Set {
-		return ""
-	}
-	return fmt.Sprintf("%02d-%02d", n.From, n.To)
-}
-
-// Contains reports whether hour (0-23) is a night hour.
-func (n Night) Contains(hour int) bool {
-	if !n.Set {
-		return false
-	}
-	if n.From < n.To {
-		return hour >= n.From && hour < n.To
-	}
-	return hour >= n.From || hour < n.To
-}
 
 // Windows is the calendar of limit windows: clock-aligned spans of equal
 // length, with a guard interval at each boundary in which no call is made.
@@ -64,8 +22,9 @@ type Windows struct {
 	// Location is the account's time zone: windows are aligned to its wall
 	// clock and night hours read in it. Defaults to Europe/Moscow.
 	Location *time.Location
-	// Night hours use the night limits.
-	Night Night
+	// Night hours use the night limits (read with tariff.ParseNight).
+	// Defaults to none: the day limits at every hour.
+	Night tariff.Night
 }
 
 // withDefaults fills zero fields and checks the rest.
@@ -87,6 +46,9 @@ func (w Windows) withDefaults() (Windows, error) {
 	}
 	if w.Location == nil {
 		w.Location = MoscowTime()
+	}
+	if err := w.Night.Validate(); err != nil {
+		return w, fmt.Errorf("quota: night hours: %w", err)
 	}
 	return w, nil
 }
@@ -145,7 +107,8 @@ type Limits struct {
 	// hour, and whether the operation is known.
 	Catalogue func(op string) (day, night int, ok bool)
 	// Override sets an operation's calls per window, day and night alike,
-	// replacing the catalogue ("*" sets every operation).
+	// replacing the catalogue ("*" sets every operation not named). Read
+	// with tariff.ParseLimits; every operation must be in the catalogue.
 	Override map[string]int
 	// Reserve is the share of each limit left for the account's other
 	// clients, 0 to 0.9. Defaults to 0.1; negative means none.
@@ -171,10 +134,15 @@ func (l Limits) withDefaults() (Limits, error) {
 	if l.Reserve > 0.9 {
 		return l, fmt.Errorf("quota: reserve %.2f leaves too little; want at most 0.9", l.Reserve)
 	}
-	for op, n := range l.Override {
-		if n < 0 {
-			return l, fmt.Errorf("quota: limit of %s is negative", op)
-		}
+	known := func(op string) bool {
+		_, _, ok := l.Catalogue(op)
+		return ok
+	}
+	if err := tariff.CheckLimits(l.Override, known); err != nil {
+		return l, fmt.Errorf("quota: limits: %w", err)
+	}
+	if l.AccountCap < 0 {
+		return l, fmt.Errorf("quota: negative account cap %d", l.AccountCap)
 	}
 	return l, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 func mustLoad(t *testing.T, name string) *time.Location {
@@ -83,26 +84,12 @@ func TestGuardInterval(t *testing.T) {
 	}
 }
 
+// TestNightHours checks that the window's start decides whether its
+// night limits apply (the parsing of night hours is tariff's): the
+// 21:00-22:00 window is day, the 22:00-23:00 one night, in the account's
+// zone (Moscow, UTC+3).
 func TestNightHours(t *testing.T) {
-	n, err := quota.ParseNight("22-06")
-	require.NoError(t, err)
-	for h := range 24 {
-		require.Equal(t, h >= 22 || h < 6, n.Contains(h), "hour %d", h)
-	}
-	n, err = quota.ParseNight("01-05")
-	require.NoError(t, err)
-	require.True(t, n.Contains(1))
-	require.False(t, n.Contains(5))
-	none, err := quota.ParseNight("")
-	require.NoError(t, err)
-	require.False(t, none.Contains(3))
-	for _, bad := range []string{"22", "25-03", "a-b", "05-05", "-1-4"} {
-		_, err := quota.ParseNight(bad)
-		require.Error(t, err, bad)
-	}
-	// The window's start decides: the 21:00-22:00 window is day, the
-	// 22:00-23:00 one night, in the account's zone (Moscow, UTC+3).
-	night, _ := quota.ParseNight("22-06")
+	night := tariff.Night{From: 22, To: 6}
 	w := quota.Windows{Length: time.Hour, Location: quota.MoscowTime(), Night: night}
 	require.False(t, w.IsNight(time.Date(2026, 11, 28, 18, 59, 59, 0, time.UTC)))
 	require.True(t, w.IsNight(time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)))
@@ -166,7 +153,7 @@ func (c *clock) set(t time.Time) time.Time { c.t = t; return t }
 
 func TestLocalGrantsUpToTheLimitPerWindow(t *testing.T) {
 	ctx := context.Background()
-	night, _ := quota.ParseNight("22-06")
+	night := tariff.Night{From: 22, To: 6}
 	q, err := quota.NewLocal(quota.Config{
 		Windows: quota.Windows{Length: time.Hour, Guard: 2 * time.Second, Location: quota.MoscowTime(), Night: night},
 		Limits:  quota.Limits{Catalogue: catalogue, Override: map[string]int{"ClientUserEdit": 3}, Reserve: -1},
@@ -206,7 +193,7 @@ func TestLocalGrantsUpToTheLimitPerWindow(t *testing.T) {
 
 func TestLocalNightLimitsAndAccountCap(t *testing.T) {
 	ctx := context.Background()
-	night, _ := quota.ParseNight("22-06")
+	night := tariff.Night{From: 22, To: 6}
 	q, err := quota.NewLocal(quota.Config{
 		Windows: quota.Windows{Length: time.Hour, Guard: -1, Location: quota.MoscowTime(), Night: night},
 		Limits:  quota.Limits{Catalogue: catalogue, Override: map[string]int{"ServiceRequestAdd": 1000}, Reserve: -1, AccountCap: 300},
