@@ -2,7 +2,6 @@ package batcher_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -238,90 +237,6 @@ func TestNewValidates(t *testing.T) {
 	b := setup(t, batcher.Config{})
 	require.Equal(t, 100, b.Config().MaxRows)
 	require.Equal(t, 2*time.Second, b.Config().MaxWait)
-}
-
-// TestRandomizedInvariants drives a batcher with random adds, partial
-// results, splits and completions, and checks the package's invariants
-// against a model: every command is sent until it ends, exactly once ended;
-// commands of one key end in arrival order, never two in flight at once;
-// packets respect MaxRows and shapes.
-func TestRandomizedInvariants(t *testing.T) {
-	for seed := range uint64(50) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 7))
-			maxRows := 1 + rng.IntN(8)
-			b := setup(t, batcher.Config{MaxRows: maxRows, MaxWait: time.Duration(rng.IntN(3)) * time.Second})
-			now := t0
-			next := 0
-			ended := map[int]bool{}
-			lastEnded := map[string]int{}
-			inFlight := map[string]bool{}
-			shapes := []string{"a", "a,b"}
-			type sent struct{ p batcher.Packet[cmd] }
-			var flight []sent
-			for step := 0; step < 400 || b.Len() > 0 || len(flight) > 0; step++ {
-				require.Less(t, step, 100000, "no progress")
-				now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)
-				if step < 400 && rng.IntN(3) > 0 {
-					key := ""
-					if rng.IntN(4) > 0 {
-						key = fmt.Sprint("k", rng.IntN(6))
-					}
-					b.Add(item(next, key, shapes[rng.IntN(2)], now))
-					next++
-				}
-				if p, ok := b.Next(now, 0); ok {
-					require.LessOrEqual(t, len(p.Items), maxRows)
-					for _, it := range p.Items {
-						require.Equal(t, p.Shape, it.Shape)
-						require.False(t, ended[it.Value.id], "ended command sent again")
-						if it.Key != "" {
-							require.False(t, inFlight[it.Key], "two commands of %s in flight", it.Key)
-							inFlight[it.Key] = true
-						}
-					}
-					flight = append(flight, sent{p})
-				}
-				if len(flight) == 0 || rng.IntN(2) == 0 {
-					continue
-				}
-				i := rng.IntN(len(flight))
-				p := flight[i].p
-				flight = append(flight[:i], flight[i+1:]...)
-				for _, it := range p.Items {
-					delete(inFlight, it.Key)
-				}
-				switch rng.IntN(4) {
-				case 0: // the whole call failed: split
-					b.Split(p)
-				case 1: // a short table: the tail was not processed
-					k := rng.IntN(len(p.Items) + 1)
-					for _, it := range p.Items[:k] {
-						endItem(t, b, it, ended, lastEnded)
-					}
-					b.Requeue(p.Items[k:])
-				default:
-					for _, it := range p.Items {
-						endItem(t, b, it, ended, lastEnded)
-					}
-				}
-			}
-			require.Len(t, ended, next, "every command ended")
-		})
-	}
-}
-
-func endItem(t *testing.T, b *batcher.Batcher[cmd], it batcher.Item[cmd], ended map[int]bool, last map[string]int) {
-	t.Helper()
-	require.False(t, ended[it.Value.id], "command %d ended twice", it.Value.id)
-	ended[it.Value.id] = true
-	if it.Key != "" {
-		if prev, ok := last[it.Key]; ok {
-			require.Greater(t, it.Value.id, prev, "key %s: commands ended out of order", it.Key)
-		}
-		last[it.Key] = it.Value.id
-	}
-	b.Done(it.Key)
 }
 
 func BenchmarkAddNext(b *testing.B) {
