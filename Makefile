@@ -5,7 +5,7 @@ GO      ?= go
 PKG     ?= ./...
 T       ?=
 BIN     := bin
-TESTFLAGS := -race -timeout 15m -count=1
+TESTFLAGS := -race -timeout 15m -count=1 -parallel 8
 ifneq ($(T),)
 TESTFLAGS += -run '$(T)'
 endif

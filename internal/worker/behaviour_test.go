@@ -35,6 +35,7 @@ func publishRaw(t *testing.T, js jetstream.JetStream, subject, msgID, replyTo st
 }
 
 func TestBadCommandsNeverHoldUpGoodOnes(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{worker: func(c *worker.Config) {
 		// Only a full packet goes before a minute: the bad commands must be
 		// answered long before that, on their own.
@@ -119,6 +120,7 @@ func streamMessages(t *testing.T, js jetstream.JetStream, stream string) []jetst
 }
 
 func TestReadsReturnRows(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{})
 	inbox := nats.NewInbox()
 	col := collect(t, b.nc, inbox)
@@ -154,6 +156,7 @@ func TestReadsReturnRows(t *testing.T) {
 }
 
 func TestRedeliveredCommandIsAnsweredFromItsOutcome(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{})
 	users := b.emu.SeedClientUsers(1)
 	inbox := nats.NewInbox()
@@ -178,9 +181,13 @@ func TestRedeliveredCommandIsAnsweredFromItsOutcome(t *testing.T) {
 }
 
 func TestCommandsForOneObjectKeepTheirOrder(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{worker: func(c *worker.Config) {
 		c.Defaults.Concurrency = 4
 		c.Defaults.MaxWait = worker.Duration(5 * time.Millisecond)
+		// Every edit sent, so that the order of their calls shows.
+		off := false
+		c.Defaults.Collapse = &off
 	}})
 	users := b.emu.SeedClientUsers(3)
 	inbox := nats.NewInbox()
@@ -224,6 +231,7 @@ func TestCommandsForOneObjectKeepTheirOrder(t *testing.T) {
 }
 
 func TestUnauthorizedStopsCallingAndKeepsCommands(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{emu: emulator.Config{Password: "right"}, worker: func(c *worker.Config) {
 		c.AuthRetry = time.Hour
 	}})
@@ -249,6 +257,7 @@ func TestUnauthorizedStopsCallingAndKeepsCommands(t *testing.T) {
 }
 
 func TestGracefulShutdownHandsCommandsBack(t *testing.T) {
+	t.Parallel()
 	// An ack wait longer than the test: commands come back only if they
 	// are handed back.
 	b := setup(t, options{worker: func(c *worker.Config) {
@@ -284,6 +293,7 @@ func TestGracefulShutdownHandsCommandsBack(t *testing.T) {
 }
 
 func TestCommandSentByADeadWorkerEndsUnknown(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{})
 	// A worker recorded "sent" for this add, then died before the answer.
 	kv, err := b.js.KeyValue(context.Background(), contract.OutcomeBucket)
@@ -304,6 +314,7 @@ func TestCommandSentByADeadWorkerEndsUnknown(t *testing.T) {
 }
 
 func TestResultTooLargeForOneMessage(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{})
 	// A read whose answer is larger than the connection's max payload.
 	users := b.emu.SeedClientUsers(1)
@@ -325,6 +336,7 @@ func TestResultTooLargeForOneMessage(t *testing.T) {
 }
 
 func TestProbesAndMetrics(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{})
 	users := b.emu.SeedClientUsers(3)
 	inbox := nats.NewInbox()

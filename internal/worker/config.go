@@ -282,9 +282,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Names = c.Names.withDefaults()
 	if len(c.Operations) == 0 {
-		for _, op := range catalog.All() {
-			c.Operations = append(c.Operations, op.Name)
-		}
+		c.Operations = catalog.Names()
 	}
 	for _, name := range c.Operations {
 		if _, ok := catalog.Lookup(name); !ok {

@@ -56,6 +56,9 @@ func (l *lane) dispatch(ctx context.Context) {
 		oldest := now
 		for _, it := range p.Items {
 			it.Value.calls++
+			for _, c := range it.Collapsed {
+				c.Value.calls++
+			}
 			if it.Arrived.Before(oldest) {
 				oldest = it.Arrived
 			}
@@ -101,7 +104,7 @@ func (l *lane) minRows(now time.Time) int {
 		now:       now,
 		left:      left,
 		remaining: g.Remaining(),
-		needed:    l.b.CallsNeeded(),
+		needed:    l.b.Demand().Calls,
 		queued:    int(l.pending),
 		expected:  l.arrived.within(now, left),
 		fill:      l.b.Ready(now),

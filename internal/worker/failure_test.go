@@ -19,6 +19,9 @@ func failing(attempts int) func(*worker.Config) {
 		c.BackoffInitial, c.BackoffMax = time.Millisecond, 5*time.Millisecond
 		c.Defaults.MaxAttempts = attempts
 		c.Defaults.CallTimeout = worker.Duration(5 * time.Second)
+		// Long enough that every command a test publishes (with a wait
+		// for each acknowledgement, on a loaded machine) joins one packet.
+		c.Defaults.MaxWait = worker.Duration(time.Second)
 	}
 }
 
@@ -35,6 +38,7 @@ func codes(got map[string][]contract.Result) map[string]int {
 }
 
 func TestInjectedServerErrorsExhaustRetries(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{emu: emulator.Config{FailRate: 1}, worker: failing(3)})
 	users := b.emu.SeedClientUsers(20)
 	inbox := nats.NewInbox()
@@ -56,6 +60,7 @@ func TestInjectedServerErrorsExhaustRetries(t *testing.T) {
 }
 
 func TestCutConnections(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{emu: emulator.Config{DropRate: 1}, worker: failing(3)})
 	users := b.emu.SeedClientUsers(10)
 	inbox := nats.NewInbox()
@@ -96,6 +101,7 @@ func TestCutConnections(t *testing.T) {
 // in the end; adds succeed or end UNKNOWN_OUTCOME, and no add is applied
 // twice.
 func TestRandomFailures(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{emu: emulator.Config{FailRate: 0.25, DropRate: 0.25, Seed: 7}, worker: func(c *worker.Config) {
 		failing(40)(c)
 		// Small packets: many calls, so that the rates show.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onec-connect/connect-bridge/internal/retry"
 )
 
 // maxFetch bounds the commands one fetch asks for.
@@ -88,8 +90,12 @@ func (l *lane) fetch(ctx context.Context) {
 	}
 }
 
-// sleep waits d, or until wake has something; false when ctx ended first.
+// sleep waits d on the lane's clock, or until wake has something; false
+// when ctx ended first.
 func (l *lane) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	if wake == nil {
+		return retry.Sleep(ctx, l.clock, d) == nil
+	}
 	t := l.clock.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -105,19 +111,21 @@ func (l *lane) sleep(ctx context.Context, d time.Duration, wake <-chan struct{})
 // with backoff: the fetcher waits meanwhile, so no later command
 // overtakes these.
 func (l *lane) lookupRetry(ctx context.Context, es []*entry) ([]*record, error) {
-	delay := 100 * time.Millisecond
-	for {
-		recs, err := l.w.outcomes.lookup(context.Background(), es)
+	var recs []*record
+	err := retry.Do(ctx, l.clock, retry.Policy{
+		Initial: 100 * time.Millisecond, Max: 2 * time.Second,
+		OnRetry: func(err error, _ int, wait time.Duration) {
+			l.log.Warn().Err(err).Dur("retry_in", wait).Msg("outcome bucket unavailable; looking the commands up again")
+		},
+	}, func(context.Context) error {
+		// Not the fetcher's context: a lookup under way at shutdown is
+		// finished, the commands then handed back by the lane.
+		var err error
+		recs, err = l.w.outcomes.lookup(context.Background(), es)
 		l.w.outcomeState(err)
-		if err == nil {
-			return recs, nil
-		}
-		l.log.Warn().Err(err).Dur("retry_in", delay).Msg("outcome bucket unavailable; looking the commands up again")
-		if !l.sleep(ctx, delay, nil) {
-			return nil, err
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
+		return err
+	})
+	return recs, err
 }
 
 // prepare decodes fetched commands, answers the ones that are invalid or

@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/retry"
 )
 
 // finisher records, publishes and acknowledges final results, in that
@@ -58,31 +58,34 @@ func (f *finisher) run(in <-chan []*final, done chan<- []*entry) {
 // finishRetry finishes one batch, retrying until it is done, then hands
 // its entries back to the lane.
 func (f *finisher) finishRetry(batch []*final, done chan<- []*entry) {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = 100*time.Millisecond, 5*time.Second, 0
-	for attempt := 1; ; attempt++ {
+	// No context: a batch is finished even while the worker stops (its
+	// results must be recorded); only NATS staying unreachable through a
+	// shutdown gives up, leaving the commands to be redelivered.
+	failedWhileStopping := 0
+	_ = retry.Do(context.Background(), f.w.clock, retry.Policy{
+		Initial: 100 * time.Millisecond, Max: 5 * time.Second,
+		OnRetry: func(err error, attempt int, _ time.Duration) {
+			f.w.log.Warn().Err(err).Str("op", f.lane).Int("commands", len(batch)).Int("attempt", attempt).Msg("recording results failed; retrying")
+			// The commands wait here, not in the lane: keep them from
+			// being delivered again meanwhile.
+			for _, fn := range batch {
+				_ = fn.e.msg.InProgress()
+			}
+		},
+	}, func(context.Context) error {
+		// Only transient failures come back from finish (NATS
+		// unreachable, a stream without a leader): it settles permanent
+		// ones itself, so no slot is held by a write that can never
+		// succeed.
 		err := f.finish(batch)
 		f.w.finishState(err)
-		if err == nil {
-			break
+		if err != nil && f.w.stopping.Load() {
+			if failedWhileStopping++; failedWhileStopping >= 3 {
+				return retry.Permanent(err)
+			}
 		}
-		// Only transient failures come back here (NATS unreachable, a
-		// stream without a leader): finish settles permanent ones itself,
-		// so no slot is held by a write that can never succeed.
-		f.w.log.Warn().Err(err).Str("op", f.lane).Int("commands", len(batch)).Int("attempt", attempt).Msg("recording results failed; retrying")
-		if f.w.stopping.Load() && attempt >= 3 {
-			// Shutting down and NATS is unreachable: leave the commands
-			// unacknowledged; they are redelivered and answered then.
-			break
-		}
-		// The commands wait here, not in the lane: keep them from being
-		// delivered again meanwhile.
-		for _, fn := range batch {
-			_ = fn.e.msg.InProgress()
-		}
-		t := f.w.clock.NewTimer(bo.NextBackOff()) // backoff between retries of a failed NATS write
-		<-t.C()
-	}
+		return err
+	})
 	if done != nil {
 		es := make([]*entry, len(batch))
 		for i, fn := range batch {

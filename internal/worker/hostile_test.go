@@ -41,6 +41,7 @@ func noCalls(op string) quota.Limits {
 // delivered again; at MaxDeliver deliveries it is answered POISON without
 // being read, and its dead letter keeps no Password.
 func TestPoisonAfterMaxDeliver(t *testing.T) {
+	t.Parallel()
 	maxDeliver := func(c *worker.Config) { c.MaxDeliver = 2 }
 	o := options{limits: noCalls("ClientUserEdit"), worker: maxDeliver}
 	b := setup(t, o)
@@ -72,6 +73,7 @@ func TestPoisonAfterMaxDeliver(t *testing.T) {
 // server's max-deliveries advisory; the worker answers it POISON from the
 // stored message and removes it from the stream.
 func TestPoisonAdvisoryAnswersAStuckCommand(t *testing.T) {
+	t.Parallel()
 	// The worker serves ClientUserEdit only: nobody consumes the
 	// ClientUserDelete command, as if its deliveries had run out.
 	b := setup(t, options{worker: func(c *worker.Config) { c.Operations = []string{"ClientUserEdit"} }})
@@ -106,6 +108,7 @@ func TestPoisonAdvisoryAnswersAStuckCommand(t *testing.T) {
 // original message; the command still gets its one result and is
 // acknowledged, and the finisher goes on with the next commands.
 func TestDeadLetterRefusedForGood(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{})
 	ctx := context.Background()
 	st, err := b.js.Stream(ctx, contract.DLQStream)
@@ -152,6 +155,7 @@ func TestDeadLetterRefusedForGood(t *testing.T) {
 // is sent to the API; the other loses the race for the "sent" record and
 // is answered from the first one's outcome.
 func TestDuplicateAddSentOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t, options{worker: func(c *worker.Config) { c.Defaults.CallTimeout = worker.Duration(time.Second) }})
 	inbox := nats.NewInbox()
 	col := collect(t, b.nc, inbox)

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/retry"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
@@ -60,7 +60,7 @@ type lane struct {
 	recent    recentSet         // sequences of commands recently finished
 	inflight  int
 	finals    []*final // results waiting to be handed to the sink
-	bo        *backoff.ExponentialBackOff
+	bo        *retry.Backoff
 	notBefore time.Time // no call before this (backoff, quota)
 	// grant is the last grant of the quota: what is left of the window.
 	grant quota.Grant
@@ -92,13 +92,18 @@ type callOutcome struct {
 }
 
 func newLane(w *Worker, op *catalog.Operation, set OpSettings) (*lane, error) {
-	b, err := batcher.New[*entry](batcher.Config{MaxRows: set.MaxRows, MaxWait: time.Duration(set.MaxWait)})
+	// Edits of one object collapse (see OpSettings.Collapse); only edits
+	// safe to send again do, so a collapsed row never needs the "sent"
+	// records of calls that are not.
+	collapse := *set.Collapse && op.Edits() && op.Repeatable
+	b, err := batcher.New[*entry](batcher.Config{MaxRows: set.MaxRows, MaxWait: time.Duration(set.MaxWait), Collapse: collapse})
 	if err != nil {
 		return nil, err
 	}
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = w.cfg.BackoffInitial, w.cfg.BackoffMax, 0
-	bo.Reset()
+	bo, err := retry.NewBackoff(retry.Policy{Initial: w.cfg.BackoffInitial, Max: w.cfg.BackoffMax, Multiplier: 1.5, Jitter: 0.5})
+	if err != nil {
+		return nil, err
+	}
 	l := &lane{
 		w:     w,
 		op:    op,
@@ -293,6 +298,9 @@ func (l *lane) shutdown(fetchDone <-chan struct{}, keepalive clock.Ticker) {
 	}
 	for _, p := range l.b.Flush() {
 		for _, it := range p.Items {
+			for _, c := range it.Collapsed {
+				l.handBack(c.Value, 0) // the earlier commands of a row first
+			}
 			l.handBack(it.Value, 0)
 		}
 	}

@@ -79,18 +79,24 @@ func TestLaneDifferentShapesKeepTheirOrder(t *testing.T) {
 		lw := startLane(t, laneOpts{})
 		defer lw.stop()
 		user := lw.emu.SeedClientUsers(1)[0]
-		long := edit(user, 1) // every field
-		short := map[string]any{"ClientUserID": user, "Name": "Short", "Password": "secret1"}
+		long := edit(user, 1)
+		long["Surname"] = "Long"
+		short := edit(user, 2) // without Surname: another shape
 		lw.publish("a", long)
 		lw.publish("b", short)
 		last := edit(user, 3)
+		last["Surname"] = "Last"
 		lw.publish("c", last)
 		got := lw.waitResults(3, time.Hour)
+		for _, id := range []string{"a", "b", "c"} {
+			require.Equal(t, contract.CodeSuccess, got[id].Code, id)
+		}
 		require.Empty(t, got["a"].CollapsedInto)
 		require.Empty(t, got["b"].CollapsedInto)
 		require.Empty(t, got["c"].CollapsedInto, "a and c have the same fields, but b comes between them")
 		o, _ := lw.emu.Get("ClientUser", user)
 		require.Equal(t, "Имя3", o.Fields["Name"].Text)
+		require.Equal(t, "Last", o.Fields["Surname"].Text)
 		require.Equal(t, 3, o.Edits, "three rows, one after another")
 	})
 }
@@ -137,37 +143,71 @@ func TestLaneScarceBacklogSendsFullPackets(t *testing.T) {
 	})
 }
 
-// TestLaneNeverHoldsPastMaxHold: while calls remain, a partial packet that
-// the holding-back rule keeps (commands keep coming, calls are few) goes
-// after max-hold at the latest.
+// TestLaneNeverHoldsPastMaxHold: a steady trickle of 12 commands a
+// minute against 10 calls an hour. The first window's calls go early
+// (nothing is known of the arrivals yet), the rest of that window queues;
+// the second window opens with full packets, and then, with calls left
+// but far fewer than the trickle would need, the rule holds each partial
+// packet back — for max-hold at the most.
 func TestLaneNeverHoldsPastMaxHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lw := startLane(t, laneOpts{limits: map[string]int{"ClientUserEdit": 3}, worker: func(c *Config) {
-			c.Defaults.MaxHold = Duration(time.Minute)
+		const maxHold = time.Minute
+		lw := startLane(t, laneOpts{limits: map[string]int{"ClientUserEdit": 10}, worker: func(c *Config) {
+			c.Defaults.MaxHold = Duration(maxHold)
 		}})
 		defer lw.stop()
-		users := lw.emu.SeedClientUsers(400)
-		// A first call learns the window.
-		lw.publish("first", edit(users[0], 0))
-		lw.waitResults(1, time.Minute)
-		// Then a trickle that would need far more calls than the two left.
+		users := lw.emu.SeedClientUsers(1500)
+		published := map[string]time.Time{}
 		start := time.Now()
-		stop := make(chan struct{})
-		go func() {
-			for i := 1; i < 400; i++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(5 * time.Second):
-				}
-				lw.publish(fmt.Sprint("t-", i), edit(users[i], i))
+		secondWindow := start.Truncate(time.Hour).Add(time.Hour)
+		for i := 0; time.Now().Before(secondWindow.Add(40 * time.Minute)); i++ {
+			id := fmt.Sprint("t-", i)
+			lw.publish(id, edit(users[i], i))
+			published[id] = time.Now()
+			time.Sleep(5 * time.Second) // the trickle's pace, in simulated time
+		}
+		got := lw.sink.results()
+		held := time.Duration(0)
+		for id, r := range got {
+			at := published[id]
+			if at.Before(secondWindow) || r.Rows == 100 {
+				continue // the first window, and the second's full packets
 			}
-		}()
-		lw.waitResults(2, time.Hour)
-		close(stop)
-		waited := time.Since(start)
-		require.Less(t, waited, time.Minute+maxWait+10*time.Second, "a partial packet waited %s", waited)
-		require.Greater(t, waited, 30*time.Second, "the rule did hold it back at first")
+			wait := r.At.Sub(at)
+			require.LessOrEqual(t, wait, maxWait+maxHold+5*time.Second, "%s waited %s with calls left", id, wait)
+			held = max(held, wait)
+		}
+		require.Greater(t, held, maxHold/2, "the rule held partial packets back")
+		require.LessOrEqual(t, lw.emu.Stats().Calls["ClientUserEdit"], 20)
+	})
+}
+
+// TestLaneScarceTrickleWaitsForFullPackets: two calls a window of 6 s and
+// a steady trickle of 50 commands a second for 4 s. Sending on max-wait
+// would spend each call on a handful of commands; the lane's first call
+// goes at max-wait (nothing is known of the quota yet), the second waits
+// for a full packet, the rest go in the next window: 3 calls, where
+// sending on max-wait would need four.
+func TestLaneScarceTrickleWaitsForFullPackets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const win = 6 * time.Second
+		lw := startLane(t, laneOpts{window: win, limits: map[string]int{"ClientUserEdit": 2}, worker: func(c *Config) {
+			c.Defaults.MaxWait = Duration(100 * time.Millisecond)
+		}})
+		defer lw.stop()
+		users := lw.emu.SeedClientUsers(200)
+		time.Sleep(300 * time.Millisecond) // just after a window opened
+		for i, u := range users {
+			lw.publish(fmt.Sprint("e", i), edit(u, i))
+			time.Sleep(20 * time.Millisecond) // the trickle's pace
+		}
+		got := lw.waitResults(200, time.Minute)
+		for id, r := range got {
+			require.Equal(t, contract.CodeSuccess, r.Code, id)
+		}
+		st := lw.emu.Stats()
+		require.Zero(t, st.OutOfLimit["ClientUserEdit"])
+		require.LessOrEqual(t, st.Calls["ClientUserEdit"], 3)
 	})
 }
 

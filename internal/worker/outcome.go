@@ -214,7 +214,7 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 		l.exhausted(ctx, now)
 	}
 	if pl.backoff {
-		l.notBefore = now.Add(l.bo.NextBackOff())
+		l.notBefore = now.Add(l.bo.Next())
 		l.log.Warn().Err(pl.err).Time("retry_at", l.notBefore).Msg("call failed")
 	}
 	if pl.split {

@@ -17,6 +17,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/retry"
 )
 
 // natsTimeout bounds one request to JetStream (a write's acknowledgement,
@@ -191,25 +192,20 @@ func (w *Worker) Run(ctx context.Context) error {
 // setupWithRetry runs setup until it succeeds: at start NATS may not be
 // reachable yet (a JetStream cluster electing leaders, say).
 func (w *Worker) setupWithRetry(ctx context.Context) error {
-	delay := 250 * time.Millisecond
-	for {
+	err := retry.Do(ctx, w.clock, retry.Policy{
+		Initial: 250 * time.Millisecond, Max: 5 * time.Second,
+		OnRetry: func(err error, _ int, wait time.Duration) {
+			w.log.Warn().Err(err).Dur("retry_in", wait).Msg("setting up streams and consumers failed")
+		},
+	}, func(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 2*natsTimeout)
-		err := w.setup(sctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("worker: setup: %w", err)
-		}
-		w.log.Warn().Err(err).Dur("retry_in", delay).Msg("setting up streams and consumers failed")
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("worker: setup: %w", err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
+		defer cancel()
+		return w.setup(sctx)
+	})
+	if err != nil {
+		return fmt.Errorf("worker: setup: %w", err)
 	}
+	return nil
 }
 
 // Ready returns nil when the worker can do its work: streams set up, NATS
