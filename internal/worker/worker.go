@@ -296,5 +296,3 @@ func (w *Worker) Handler() http.Handler {
 func (w *Worker) kvSubject(key string) string {
 	return "$KV." + w.cfg.Names.OutcomeBucket + "." + key
 }
-
-
