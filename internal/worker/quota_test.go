@@ -149,4 +149,3 @@ func TestNoCallWhileTheQuotaIsUnreachable(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "readiness back", func() bool { return b.worker.Ready() == nil })
 }
-
