@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/onec-connect/connect-bridge/internal/emulator"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
@@ -126,30 +126,12 @@ func TestHelpListsEnvironment(t *testing.T) {
 	require.Contains(t, out.String(), "[EMULATOR_DROP_RATE]")
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex // protects b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunServesAndShutsDown(t *testing.T) {
 	t.Parallel()
 	cfg, err := parseConfig([]string{"--listen", "127.0.0.1:0", "--password", "top-secret", "--seed-client-users", "2", "--seed", "1"},
 		func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
-	var logs syncBuffer
+	var logs proctest.Buffer
 	cfg.Emulator.Logger = zerolog.New(&logs)
 	addrs := make(chan net.Addr, 1)
 	cfg.onListen = func(a net.Addr) { addrs <- a }

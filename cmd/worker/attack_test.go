@@ -26,8 +26,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/contracttest"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 )
 
 // attack is one hostile command.
@@ -85,24 +87,11 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 		"--limit", "*=100000", "--limit", "ServiceRequestAttachFile=0", "--quota-guard", "-1s", "--quota-reserve", "0",
 		"--process-bytes", strconv.Itoa(processBytes),
 	}
-	w := startProcess(t, prlimit, args, []string{"CONNECT_PASSWORD=" + apiPassword})
-	waitOutput(t, w, "worker started", time.Minute)
+	w := proctest.Start(t, prlimit, args, []string{"CONNECT_PASSWORD=" + apiPassword})
+	w.WaitOutput(t, "worker started", time.Minute)
 
 	inbox := nats.NewInbox()
-	res := &results{byID: map[string][]contract.Result{}, news: make(chan struct{}, 1)}
-	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) {
-		if r, err := contract.DecodeResult(m.Data); err == nil {
-			res.mu.Lock()
-			res.byID[r.ID] = append(res.byID[r.ID], r)
-			res.mu.Unlock()
-			select {
-			case res.news <- struct{}{}:
-			default:
-			}
-		}
-	})
-	require.NoError(t, err)
-	require.NoError(t, sub.SetPendingLimits(-1, -1))
+	res := contracttest.Collect(t, nc, inbox)
 
 	ctx := context.Background()
 	// The quota's window: an hour, clock-aligned in Moscow time (UTC+3),
@@ -114,7 +103,7 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 	// call (its limit is 0), so they are held until the end.
 	big := bytes.Repeat([]byte("A"), 700<<10)
 	for i := range 150 {
-		publishJSON(t, js, "ServiceRequestAttachFile", fmt.Sprint("big-", i), "", map[string]any{
+		publishAsync(t, js, "ServiceRequestAttachFile", fmt.Sprint("big-", i), "", map[string]any{
 			"ServiceRequestID": fmt.Sprint("sr-", i), "AuthorID": users[i], "Name": "f.bin", "Hash": "h",
 			"Data": base64.StdEncoding.EncodeToString(big),
 		})
@@ -143,7 +132,7 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 	}()
 
 	for i, u := range users {
-		publishJSON(t, js, "ClientUserEdit", fmt.Sprint("valid-", i), inbox, map[string]any{
+		publishAsync(t, js, "ClientUserEdit", fmt.Sprint("valid-", i), inbox, map[string]any{
 			"ClientUserID": u, "Name": fmt.Sprint("N", i), "Password": fmt.Sprint(cmdPassword, i), "Phone": "1", "EMail": "e@x.ru",
 		})
 		if i%(len(users)/len(attacks)) == 0 && i/(len(users)/len(attacks)) < len(attacks) {
@@ -173,7 +162,7 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 
 	// Every valid command and every attack with a readable id gets its
 	// result on the reply inbox; the rest are read from the result stream.
-	res.waitFor(t, len(users)+countWithReply(attacks, inbox), 2*time.Minute)
+	replied := res.Wait(t, len(users)+countWithReply(attacks, inbox), 2*time.Minute)
 	stored := resultsInStream(t, js)
 	require.Eventually(t, func() bool {
 		stored = resultsInStream(t, js)
@@ -182,11 +171,9 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 	close(stopRSS)
 	<-rssDone
 
-	require.Nil(t, w.cmd.ProcessState, "the worker is still running")
-	res.mu.Lock()
-	defer res.mu.Unlock()
+	require.Nil(t, w.Cmd.ProcessState, "the worker is still running")
 	for i := range users {
-		rs := res.byID[fmt.Sprint("valid-", i)]
+		rs := replied[fmt.Sprint("valid-", i)]
 		require.Len(t, rs, 1, "valid-%d: one result", i)
 		require.Equal(t, contract.CodeSuccess, rs[0].Code, "valid-%d: %s", i, rs[0].Error)
 	}
@@ -266,9 +253,9 @@ func TestHostileProducersCannotHurtTheWorker(t *testing.T) {
 			written.WriteString(k + strings.Join(vs, ","))
 		}
 	}
-	require.NoError(t, w.cmd.Process.Signal(os.Interrupt))
-	require.NoError(t, w.cmd.Wait(), "a clean exit")
-	logs := w.out.String()
+	require.NoError(t, w.Cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, w.Cmd.Wait(), "a clean exit")
+	logs := w.Out.String()
 	require.Contains(t, logs, `"level":"debug"`, "debug logs were written")
 	for _, secret := range []string{apiPassword, cmdPassword, atkPassword1, atkPassword2} {
 		require.NotContains(t, logs, secret, "a secret in the logs")
@@ -347,17 +334,11 @@ func countWithReply(as []attack, inbox string) int {
 	return n
 }
 
-func publishJSON(t *testing.T, js jetstream.JetStream, op, id, replyTo string, fields map[string]any) {
+// publishAsync publishes a JSON command without waiting for the stream's
+// acknowledgement.
+func publishAsync(t *testing.T, js jetstream.JetStream, op, id, replyTo string, fields map[string]any) {
 	t.Helper()
-	data, err := json.Marshal(map[string]any{"id": id, "fields": fields})
-	require.NoError(t, err)
-	m := nats.NewMsg(contract.CommandPrefix + op)
-	m.Data = data
-	m.Header.Set(contract.HeaderMsgID, id)
-	if replyTo != "" {
-		m.Header.Set(contract.HeaderReplyTo, replyTo)
-	}
-	_, err = js.PublishMsgAsync(m)
+	_, err := js.PublishMsgAsync(contracttest.Command(t, op, id, replyTo, fields))
 	require.NoError(t, err)
 }
 
@@ -424,33 +405,6 @@ func buildWorker(t *testing.T) string {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
-}
-
-// startProcess starts a program with extra environment variables and
-// kills it when the test ends.
-func startProcess(t *testing.T, path string, args, env []string) *proc {
-	t.Helper()
-	cmd := exec.Command(path, args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), env...)
-	require.NoError(t, cmd.Start())
-	p := &proc{cmd: cmd, out: out}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("worker output (last 8 KB):\n%s", tail(out.String(), 8<<10))
-		}
-	})
-	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 // freeAddr returns a free loopback address.

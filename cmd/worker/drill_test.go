@@ -17,6 +17,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 )
 
 // TestFailureDrill runs the production shape on one machine — a 3-node
@@ -50,7 +51,7 @@ func TestFailureDrill(t *testing.T) {
 		"--quota-window", window.String(), "--quota-guard", "150ms", "--quota-reserve", "0",
 		"--limit", fmt.Sprintf("ClientUserEdit=%d", limit),
 	}
-	workers := []*proc{startWorker(t, args...), startWorker(t, args...), startWorker(t, args...)}
+	workers := []*proctest.Proc{startWorker(t, args...), startWorker(t, args...), startWorker(t, args...)}
 
 	nc, js := natstest.Connect(t, urls, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	ctx := context.Background()
@@ -113,8 +114,8 @@ func TestFailureDrill(t *testing.T) {
 
 	start := time.Now()
 	waitUntil(t, 2*time.Minute, "a third of the results", func() bool { return arrived() >= commands/3 })
-	require.NoError(t, workers[0].cmd.Process.Kill())
-	_ = workers[0].cmd.Wait()
+	require.NoError(t, workers[0].Cmd.Process.Kill())
+	_ = workers[0].Cmd.Wait()
 	killedAt := time.Since(start)
 	t.Logf("killed worker 1 at %s, %d results in", killedAt.Round(time.Millisecond), arrived())
 

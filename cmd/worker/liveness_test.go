@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ func TestWorkerExitsWhenNATSRefusesItForGood(t *testing.T) {
 		"--connect-url", hs.URL+emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
 		"--http-listen", "off", "--log-level", "info", "--operations", "ClientUserEdit", "--local-quota",
 	)
-	waitOutput(t, w, "worker started", 30*time.Second)
+	w.WaitOutput(t, "worker started", 30*time.Second)
 
 	// The same address, now requiring a token the worker does not have.
 	_, port, err := net.SplitHostPort(first.Addr().String())
@@ -51,28 +50,14 @@ func TestWorkerExitsWhenNATSRefusesItForGood(t *testing.T) {
 	natstest.ServerWith(t, p, dir, func(o *server.Options) { o.Authorization = "only-for-others" })
 
 	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
+	go func() { done <- w.Cmd.Wait() }()
 	select {
 	case err := <-done:
 		var exit *exec.ExitError
 		require.True(t, errors.As(err, &exit), "the worker exited with an error status, got %v", err)
 		require.Equal(t, 1, exit.ExitCode())
-		require.Contains(t, w.out.String(), "closed for good")
+		require.Contains(t, w.Out.String(), "closed for good")
 	case <-time.After(60 * time.Second):
 		t.Fatal("the worker lives on without NATS")
-	}
-}
-
-// waitOutput waits until the worker has written want.
-func waitOutput(t *testing.T, p *proc, want string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !strings.Contains(p.out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker did not say %q within %s", want, d)
-		}
-		<-tick.C
 	}
 }

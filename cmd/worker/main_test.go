@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/contracttest"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 )
 
 // TestMain lets the test binary be the worker: the failure tests start it
@@ -31,69 +30,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// proc is a worker running as a child process.
-type proc struct {
-	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startWorker(t *testing.T, args ...string) *proc {
+// startWorker runs the worker (this test binary, see TestMain) as a
+// child process, killed when the test ends.
+func startWorker(t *testing.T, args ...string) *proctest.Proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "RUN_WORKER_MAIN=1")
-	require.NoError(t, cmd.Start())
-	p := &proc{cmd: cmd, out: out}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("worker output:\n%s", out.String())
-		}
-	})
-	return p
-}
-
-type results struct {
-	mu   sync.Mutex
-	byID map[string][]contract.Result
-	news chan struct{}
-}
-
-func (r *results) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byID)
-}
-
-func (r *results) waitFor(t *testing.T, n int, d time.Duration) {
-	t.Helper()
-	deadline := time.After(d)
-	for r.count() < n {
-		select {
-		case <-r.news:
-		case <-deadline:
-			t.Fatalf("%d of %d results after %s", r.count(), n, d)
-		}
-	}
+	return proctest.Start(t, os.Args[0], args, []string{"RUN_WORKER_MAIN=1"})
 }
 
 func TestKilledWorkerLosesNothing(t *testing.T) {
@@ -117,24 +58,8 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	}
 	first := startWorker(t, args...)
 
-	res := &results{byID: map[string][]contract.Result{}, news: make(chan struct{}, 1)}
 	inbox := nats.NewInbox()
-	sub, err := nc.Subscribe(inbox, func(m *nats.Msg) {
-		r, err := contract.DecodeResult(m.Data)
-		if err != nil {
-			t.Errorf("result: %v", err)
-			return
-		}
-		res.mu.Lock()
-		res.byID[r.ID] = append(res.byID[r.ID], r)
-		res.mu.Unlock()
-		select {
-		case res.news <- struct{}{}:
-		default:
-		}
-	})
-	require.NoError(t, err)
-	require.NoError(t, sub.SetPendingLimits(-1, -1))
+	res := contracttest.Collect(t, nc, inbox)
 
 	const adds = 300
 	ctx := context.Background()
@@ -164,15 +89,13 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	}
 
 	// Kill the worker mid-run: the process, not a clean stop.
-	res.waitFor(t, 800, time.Minute)
-	require.NoError(t, first.cmd.Process.Kill())
-	_ = first.cmd.Wait()
-	res.mu.Lock()
+	res.Wait(t, 800, time.Minute)
+	require.NoError(t, first.Cmd.Process.Kill())
+	_ = first.Cmd.Wait()
 	published := map[string]bool{}
-	for id := range res.byID {
+	for id := range res.Get() {
 		published[id] = true
 	}
-	res.mu.Unlock()
 	editsAtKill := map[string]int{}
 	for _, u := range users {
 		obj, _ := emu.Get("ClientUser", u)
@@ -182,12 +105,9 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	require.Less(t, len(published), len(users)+adds, "the kill came mid-run")
 
 	startWorker(t, args...)
-	res.waitFor(t, len(users)+adds, 2*time.Minute)
-
-	res.mu.Lock()
-	defer res.mu.Unlock()
+	got := res.Wait(t, len(users)+adds, 2*time.Minute)
 	codes := map[string]int{}
-	for id, rs := range res.byID {
+	for id, rs := range got {
 		for _, r := range rs[1:] {
 			require.Equal(t, rs[0], r, "%s: a command never gets two different results", id)
 		}

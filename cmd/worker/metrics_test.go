@@ -44,12 +44,12 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	addr := freeAddr(t)
 	w := startWorker(t, "--nats-url", srv.ClientURL(), "--connect-url", hs.URL+emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
 		"--http-listen", addr, "--operations", "ClientUserEdit", "--max-wait", "20ms", "--local-quota")
-	waitOutput(t, w, "worker started", time.Minute)
+	w.WaitOutput(t, "worker started", time.Minute)
 
 	inbox := nats.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	require.NoError(t, err)
-	publishJSON(t, js, "ClientUserEdit", "m-1", inbox, map[string]any{"ClientUserID": users[0], "Name": "M", "Password": "p", "Phone": "1", "EMail": "m@x.ru"})
+	publishAsync(t, js, "ClientUserEdit", "m-1", inbox, map[string]any{"ClientUserID": users[0], "Name": "M", "Password": "p", "Phone": "1", "EMail": "m@x.ru"})
 	msg, err := sub.NextMsg(30 * time.Second)
 	require.NoError(t, err)
 	r, err := contract.DecodeResult(msg.Data)

@@ -53,7 +53,7 @@ func TestBadCommandsNeverHoldUpGoodOnes(t *testing.T) {
 	delete(long, "EMail")
 	publish(t, b.js, "ClientUserEdit", "invalid-fields", inbox, long)
 
-	early := col.wait(t, 4, 30*time.Second)
+	early := col.Wait(t, 4, 30*time.Second)
 	require.Equal(t, contract.CodeInvalidCommand, early["garbage"][0].Code)
 	require.Contains(t, early["garbage"][0].Error, "msgpack")
 	require.Equal(t, contract.CodeInvalidCommand, early["no-id"][0].Code)
@@ -72,7 +72,7 @@ func TestBadCommandsNeverHoldUpGoodOnes(t *testing.T) {
 	}
 	publish(t, b.js, "ClientUserEdit", "missing-user", inbox, userFields("11111111-1111-4111-8111-111111111111", 1))
 	publish(t, b.js, "ClientUserEdit", "missing-user-2", inbox, userFields("22222222-2222-4222-8222-222222222222", 2))
-	all := col.wait(t, 104, 30*time.Second)
+	all := col.Wait(t, 104, 30*time.Second)
 	for i := range users {
 		r := all[fmt.Sprint("good-", i)]
 		require.Len(t, r, 1)
@@ -126,7 +126,7 @@ func TestReadsReturnRows(t *testing.T) {
 	col := collect(t, b.nc, inbox)
 
 	publish(t, b.js, "RegionRead", "regions", inbox, map[string]any{})
-	r := col.wait(t, 1, 30*time.Second)["regions"][0]
+	r := col.Wait(t, 1, 30*time.Second)["regions"][0]
 	require.Equal(t, "SUCCESS", r.Code)
 	rows, ok := r.Data.([]any)
 	require.True(t, ok, "a ValueTable is a list of rows: %T", r.Data)
@@ -138,14 +138,14 @@ func TestReadsReturnRows(t *testing.T) {
 	// A specialist added, edited and read back with ChangedFrom; msgpack
 	// in, msgpack out.
 	publish(t, b.js, "SpecialistAdd", "add-spec", inbox, map[string]any{"Name": "Анна", "EMail": "anna@example.com"})
-	added := col.wait(t, 2, 30*time.Second)["add-spec"][0]
+	added := col.Wait(t, 2, 30*time.Second)["add-spec"][0]
 	require.Equal(t, "SUCCESS", added.Code)
 	id := added.Data.(map[string]any)["SpecialistID"].(string)
 	from := time.Now().In(time.FixedZone("MSK", 3*3600)).Add(-time.Minute).Format("2006-01-02T15:04:05")
 	payload, err := msgpack.Marshal(map[string]any{"id": "read-spec", "fields": map[string]any{"ChangedFrom": from}})
 	require.NoError(t, err)
 	publishRaw(t, b.js, contract.CommandPrefix+"SpecialistRead", "read-spec", inbox, payload)
-	read := col.wait(t, 3, 30*time.Second)["read-spec"][0]
+	read := col.Wait(t, 3, 30*time.Second)["read-spec"][0]
 	require.Equal(t, "SUCCESS", read.Code)
 	list := read.Data.([]any)
 	require.Len(t, list, 1)
@@ -162,7 +162,7 @@ func TestRedeliveredCommandIsAnsweredFromItsOutcome(t *testing.T) {
 	inbox := nats.NewInbox()
 	col := collect(t, b.nc, inbox)
 	publish(t, b.js, "ClientUserEdit", "once", inbox, userFields(users[0], 1))
-	first := col.wait(t, 1, 30*time.Second)["once"][0]
+	first := col.Wait(t, 1, 30*time.Second)["once"][0]
 	require.Equal(t, "SUCCESS", first.Code)
 	calls := b.emu.Stats().Calls["ClientUserEdit"]
 
@@ -172,7 +172,7 @@ func TestRedeliveredCommandIsAnsweredFromItsOutcome(t *testing.T) {
 	col2 := collect(t, b.nc, again)
 	data := fmt.Sprintf(`{"id":"once","fields":{"ClientUserID":%q,"Name":"Другое","Password":"x","Phone":"1","EMail":"a@b.c"}}`, users[0])
 	publishRaw(t, b.js, contract.CommandPrefix+"ClientUserEdit", "once-republished", again, []byte(data))
-	second := col2.wait(t, 1, 30*time.Second)["once"][0]
+	second := col2.Wait(t, 1, 30*time.Second)["once"][0]
 	require.Equal(t, first, second, "the same final result, not a second one")
 	require.Equal(t, calls, b.emu.Stats().Calls["ClientUserEdit"], "no second API call")
 	obj, _ := b.emu.Get("ClientUser", users[0])
@@ -200,7 +200,7 @@ func TestCommandsForOneObjectKeepTheirOrder(t *testing.T) {
 			publish(t, b.js, "ClientUserEdit", fmt.Sprintf("u%d-v%d", j, i), inbox, f)
 		}
 	}
-	got := col.wait(t, n*len(users), time.Minute)
+	got := col.Wait(t, n*len(users), time.Minute)
 	for id, rs := range got {
 		require.Equal(t, "SUCCESS", rs[0].Code, id)
 	}
@@ -244,9 +244,7 @@ func TestUnauthorizedStopsCallingAndKeepsCommands(t *testing.T) {
 	waitFor(t, 30*time.Second, "readiness to turn false", func() bool { return b.worker.Ready() != nil })
 	require.Contains(t, b.worker.Ready().Error(), "credentials")
 	require.Equal(t, 1, b.emu.Stats().Unauthorized, "one refused call, then no more")
-	col.mu.Lock()
-	require.Empty(t, col.byID, "no command is burnt")
-	col.mu.Unlock()
+	require.Zero(t, col.Count(), "no command is burnt")
 	b.stop()
 	// A work-queue stream keeps a command until it is acknowledged.
 	st, err := b.js.Stream(context.Background(), contract.CommandStream)
@@ -286,7 +284,7 @@ func TestGracefulShutdownHandsCommandsBack(t *testing.T) {
 		c.AckWait = 5 * time.Minute
 		c.PinnedTTL = time.Hour
 	}})
-	got := col.wait(t, len(users), 30*time.Second)
+	got := col.Wait(t, len(users), 30*time.Second)
 	for _, rs := range got {
 		require.Equal(t, "SUCCESS", rs[0].Code)
 	}
@@ -306,7 +304,7 @@ func TestCommandSentByADeadWorkerEndsUnknown(t *testing.T) {
 	inbox := nats.NewInbox()
 	col := collect(t, b.nc, inbox)
 	publish(t, b.js, "ClientUserAdd", "add-1", inbox, map[string]any{"ClientID": emulator.SeedClientID, "Name": "X"})
-	r := col.wait(t, 1, 30*time.Second)["add-1"][0]
+	r := col.Wait(t, 1, 30*time.Second)["add-1"][0]
 	require.Equal(t, contract.CodeUnknownOutcome, r.Code)
 	require.Equal(t, "ClientUserAdd-dead", r.Batch)
 	require.Zero(t, b.emu.Stats().Calls["ClientUserAdd"], "not sent again")
@@ -329,7 +327,7 @@ func TestResultTooLargeForOneMessage(t *testing.T) {
 	inbox := nats.NewInbox()
 	col := collect(t, b.nc, inbox)
 	publish(t, b.js, "ClientUserRead", "read-all", inbox, map[string]any{})
-	r := col.wait(t, 1, 30*time.Second)["read-all"][0]
+	r := col.Wait(t, 1, 30*time.Second)["read-all"][0]
 	require.Equal(t, contract.CodeResultTooLarge, r.Code)
 	require.Contains(t, r.Error, "narrow the read")
 	require.Nil(t, r.Data)
@@ -345,7 +343,7 @@ func TestProbesAndMetrics(t *testing.T) {
 		publish(t, b.js, "ClientUserEdit", fmt.Sprint("e", i), inbox, userFields(u, i))
 	}
 	publish(t, b.js, "ClientUserEdit", "bad", inbox, map[string]any{"Name": "x"})
-	col.wait(t, 4, 30*time.Second)
+	col.Wait(t, 4, 30*time.Second)
 
 	srv := httptest.NewServer(b.worker.Handler())
 	t.Cleanup(srv.Close)

@@ -46,7 +46,7 @@ func TestInjectedServerErrorsExhaustRetries(t *testing.T) {
 	for i, u := range users {
 		publish(t, b.js, "ClientUserEdit", fmt.Sprint("e", i), inbox, userFields(u, i))
 	}
-	got := col.wait(t, len(users), time.Minute)
+	got := col.Wait(t, len(users), time.Minute)
 	require.Equal(t, map[string]int{contract.CodeTransportError: len(users)}, codes(got))
 	for _, rs := range got {
 		require.Len(t, rs, 1)
@@ -71,7 +71,7 @@ func TestCutConnections(t *testing.T) {
 	for i := range 10 {
 		publish(t, b.js, "ClientUserAdd", fmt.Sprint("add", i), inbox, addFields(i))
 	}
-	got := col.wait(t, 20, time.Minute)
+	got := col.Wait(t, 20, time.Minute)
 	edits, adds := map[string][]contract.Result{}, map[string][]contract.Result{}
 	for id, rs := range got {
 		if rs[0].Op == "ClientUserEdit" {
@@ -117,7 +117,7 @@ func TestRandomFailures(t *testing.T) {
 	for i := range adds {
 		publish(t, b.js, "ClientUserAdd", fmt.Sprint("add", i), inbox, addFields(i))
 	}
-	got := col.wait(t, len(users)+adds, 2*time.Minute)
+	got := col.Wait(t, len(users)+adds, 2*time.Minute)
 	editCodes, addCodes := map[string]int{}, map[string]int{}
 	for _, rs := range got {
 		require.Len(t, rs, 1)

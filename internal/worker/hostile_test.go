@@ -55,7 +55,7 @@ func TestPoisonAfterMaxDeliver(t *testing.T) {
 
 	b.stop() // hands the command back: its second delivery comes next
 	b.startWorker(t, o)
-	r := col.wait(t, 1, 30*time.Second)["p-1"]
+	r := col.Wait(t, 1, 30*time.Second)["p-1"]
 	require.Len(t, r, 1)
 	require.Equal(t, contract.CodePoison, r[0].Code)
 	require.Contains(t, r[0].Error, "delivered 2 times")
@@ -94,7 +94,7 @@ func TestPoisonAdvisoryAnswersAStuckCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.nc.Publish("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+contract.CommandStream+".cmd-ClientUserDelete", adv))
 
-	r := col.wait(t, 1, 30*time.Second)["stuck-1"]
+	r := col.Wait(t, 1, 30*time.Second)["stuck-1"]
 	require.Equal(t, contract.CodePoison, r[0].Code)
 	waitFor(t, 10*time.Second, "the stuck command deleted", func() bool {
 		_, err := st.GetMsg(ctx, seq)
@@ -131,7 +131,7 @@ func TestDeadLetterRefusedForGood(t *testing.T) {
 	}
 	users := b.emu.SeedClientUsers(1)
 	publish(t, b.js, "ClientUserEdit", "good", inbox, userFields(users[0], 1))
-	got := col.wait(t, 7, 30*time.Second)
+	got := col.Wait(t, 7, 30*time.Second)
 	require.Equal(t, contract.CodeSuccess, got["good"][0].Code)
 	for i := range 6 {
 		require.Equal(t, contract.CodeInvalidCommand, got[fmt.Sprint("big-", i)][0].Code)
@@ -171,13 +171,9 @@ func TestDuplicateAddSentOnce(t *testing.T) {
 		require.NoError(t, err)
 	}
 	waitFor(t, 30*time.Second, "both messages answered", func() bool {
-		col.mu.Lock()
-		defer col.mu.Unlock()
-		return len(col.byID["dup-add"]) == 2
+		return len(col.Get()["dup-add"]) == 2
 	})
-	col.mu.Lock()
-	rs := col.byID["dup-add"]
-	col.mu.Unlock()
+	rs := col.Get()["dup-add"]
 	require.Equal(t, rs[0], rs[1], "one result for both")
 	require.Equal(t, contract.CodeSuccess, rs[0].Code)
 	require.Len(t, b.emu.Applied("ClientUserAdd"), 1, "sent to the API once")

@@ -56,13 +56,11 @@ func TestThreeWorkersShareOneQuota(t *testing.T) {
 	for i := range 50 {
 		publish(t, b.js, "ClientUserAdd", fmt.Sprint("add", i), addInbox, addFields(i))
 	}
-	adds.wait(t, 50, 30*time.Second)
-	col.mu.Lock()
-	editsDone := len(col.byID)
-	col.mu.Unlock()
+	adds.Wait(t, 50, 30*time.Second)
+	editsDone := col.Count()
 	require.Less(t, editsDone, len(users), "the adds finished while edits were still waiting for the quota")
 
-	got := col.wait(t, len(users), 2*time.Minute)
+	got := col.Wait(t, len(users), 2*time.Minute)
 	elapsed := time.Since(start)
 	for id, rs := range got {
 		require.Equal(t, "SUCCESS", rs[0].Code, id)
@@ -87,7 +85,7 @@ func TestAnotherClientSpendsPartOfTheQuota(t *testing.T) {
 	for i, u := range users {
 		publish(t, b.js, "ClientUserEdit", fmt.Sprint("edit", i), inbox, userFields(u, i))
 	}
-	got := col.wait(t, len(users), 2*time.Minute)
+	got := col.Wait(t, len(users), 2*time.Minute)
 	elapsed := time.Since(start)
 	for id, rs := range got {
 		require.Equal(t, "SUCCESS", rs[0].Code, id)
@@ -126,7 +124,7 @@ func TestNoCallWhileTheQuotaIsUnreachable(t *testing.T) {
 	inbox := nats.NewInbox()
 	col := collect(t, b.nc, inbox)
 	publish(t, b.js, "ClientUserEdit", "before", inbox, userFields(users[0], 0))
-	col.wait(t, 1, 30*time.Second)
+	col.Wait(t, 1, 30*time.Second)
 
 	qsrv.Shutdown()
 	qsrv.WaitForShutdown()
@@ -143,7 +141,7 @@ func TestNoCallWhileTheQuotaIsUnreachable(t *testing.T) {
 	qsrv, err = embednats.Start(embednats.Config{Port: port, StoreDir: dir})
 	require.NoError(t, err)
 	t.Cleanup(func() { qsrv.Shutdown() })
-	got := col.wait(t, len(users), time.Minute)
+	got := col.Wait(t, len(users), time.Minute)
 	for id, rs := range got {
 		require.Equal(t, "SUCCESS", rs[0].Code, id)
 	}

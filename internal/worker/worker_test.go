@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/contracttest"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
 	"github.com/onec-connect/connect-bridge/internal/quota"
@@ -130,76 +130,15 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// collector gathers results from a reply subject.
-type collector struct {
-	mu      sync.Mutex
-	byID    map[string][]contract.Result
-	arrived chan struct{}
+// collect gathers the results published to subject.
+func collect(t *testing.T, nc *nats.Conn, subject string) *contracttest.Results {
+	return contracttest.Collect(t, nc, subject)
 }
 
-func collect(t *testing.T, nc *nats.Conn, subject string) *collector {
-	t.Helper()
-	c := &collector{byID: map[string][]contract.Result{}, arrived: make(chan struct{}, 1)}
-	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
-		r, err := contract.DecodeResult(m.Data)
-		if err != nil {
-			t.Errorf("undecodable result: %v", err)
-			return
-		}
-		c.mu.Lock()
-		c.byID[r.ID] = append(c.byID[r.ID], r)
-		c.mu.Unlock()
-		select {
-		case c.arrived <- struct{}{}:
-		default:
-		}
-	})
-	require.NoError(t, err)
-	require.NoError(t, sub.SetPendingLimits(-1, -1))
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	return c
-}
-
-// wait waits until n distinct ids have results.
-func (c *collector) wait(t *testing.T, n int, d time.Duration) map[string][]contract.Result {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		c.mu.Lock()
-		got := len(c.byID)
-		c.mu.Unlock()
-		if got >= n {
-			break
-		}
-		select {
-		case <-c.arrived:
-		case <-deadline:
-			t.Fatalf("%d of %d results after %s", got, n, d)
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string][]contract.Result, len(c.byID))
-	for k, v := range c.byID {
-		out[k] = append([]contract.Result(nil), v...)
-	}
-	return out
-}
-
-// publish sends one JSON command.
+// publish sends one JSON command and waits for the stream to store it.
 func publish(t *testing.T, js jetstream.JetStream, op, id, replyTo string, fields map[string]any) {
 	t.Helper()
-	data, err := json.Marshal(map[string]any{"id": id, "fields": fields})
-	require.NoError(t, err)
-	m := nats.NewMsg(contract.CommandPrefix + op)
-	m.Data = data
-	m.Header.Set(contract.HeaderMsgID, id)
-	m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
-	if replyTo != "" {
-		m.Header.Set(contract.HeaderReplyTo, replyTo)
-	}
-	_, err = js.PublishMsg(context.Background(), m)
-	require.NoError(t, err)
+	contracttest.Publish(t, js, op, id, replyTo, fields)
 }
 
 func userFields(id string, n int) map[string]any {
@@ -244,7 +183,7 @@ func TestFiveThousandEditsInFiftyCalls(t *testing.T) {
 	users := b.emu.SeedClientUsers(5000)
 	const producers = 8
 	var wg sync.WaitGroup
-	cols := make([]*collector, producers)
+	cols := make([]*contracttest.Results, producers)
 	for p := range producers {
 		inbox := nats.NewInbox()
 		cols[p] = collect(t, b.nc, inbox)
@@ -259,7 +198,7 @@ func TestFiveThousandEditsInFiftyCalls(t *testing.T) {
 	wg.Wait()
 	total := 0
 	for p, c := range cols {
-		got := c.wait(t, len(users)/producers, 2*time.Minute)
+		got := c.Wait(t, len(users)/producers, 2*time.Minute)
 		for id, rs := range got {
 			require.Len(t, rs, 1, "producer %d, %s: one result on the reply subject", p, id)
 			require.Equal(t, "SUCCESS", rs[0].Code, "%s: %+v", id, rs[0])
