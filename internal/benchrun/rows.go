@@ -92,6 +92,19 @@ func (r *runner) throughputLines(ctx context.Context) error {
 	r.add(Row{Line: "2b", Metric: "lines 2 ÷ 1 per CPU-second of the process (broker, worker, sandbox, producer)",
 		Value: fmt.Sprintf("%.1f%% (median of the rounds: %s); %s vs %s commands per CPU-second",
 			100*Percentile(eff, 50), strings.Join(effWords, ", "), formatCount(perCPU(medianRate(work))), formatCount(perCPU(medianRate(broker))))})
+	// CPU per 1,000 commands of each line, and their ratio within each
+	// round.
+	cpuRatios := make([]float64, len(work))
+	cpuWords := make([]string, len(work))
+	var cpuW, cpuB []time.Duration
+	for i := range work {
+		cpuRatios[i] = float64(work[i].CPU()) / float64(broker[i].CPU())
+		cpuWords[i] = fmt.Sprintf("%.2f", cpuRatios[i])
+		cpuW, cpuB = append(cpuW, per1000(work[i].CPU(), n)), append(cpuB, per1000(broker[i].CPU(), n))
+	}
+	r.add(Row{Line: "2d", Metric: "CPU per 1,000 commands of the process (everything in one): line 2 (worker) beside line 1 (broker)",
+		Value: fmt.Sprintf("line 2 %s, line 1 %s (medians); line 2 ÷ line 1 %.2f (median of the rounds: %s); each part in a process of its own: line 12",
+			ms(Percentile(cpuW, 50)), ms(Percentile(cpuB, 50)), Percentile(cpuRatios, 50), strings.Join(cpuWords, ", "))})
 	r.note("1", "Lines 1–2: both publish the same %s ClientUserEdit commands (JSON, distinct seeded users, Nats-Msg-Id and Connect-Reply-To headers) asynchronously from one connection to a fresh CONNECT_CMD stream (work queue, file storage) on an embedded server. Line 1's pull consumer (own connection) fetches batches of %d and acks each message; timed to the last ack flushed and the stream empty. Line 2's worker (in this process, own connection, only the ClientUserEdit lane, local quota with limits off, sandbox with no latency) runs with %s; timed to the last result on the reply subject. Rounds: %d (median shown).",
 		formatCount(float64(n)), ceilingBatch, describe(r.cfg.Throughput), r.cfg.Rounds)
 	if share < targetThroughputShare {
