@@ -85,9 +85,9 @@ Lines:
       /proc/<pid>/stat. Line 2d gives the same for lines 1 and 2, where
       everything shares one process.
 
-The reference run takes about 7 minutes (line 9 alone 1 minute, more when it
-waits for an hour to begin); -quick runs small sizes in about
-one minute for development.
+The reference run takes about 5 minutes (line 9 alone 40s, up to 2 minutes
+more when it waits for an hour to begin); -quick runs small sizes in about
+two minutes for development.
 
 Flags:
 `
@@ -132,7 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, bool,
 	)
 	fs.StringVar(&out, "out", "", "also write the report (Markdown) to this file")
 	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows)")
-	fs.IntVar(&n, "n", 0, "N of lines 1–3a (default 100,000; 10,000 with -quick)")
+	fs.IntVar(&n, "n", 0, "N of lines 1–3a and 12 (default 100,000; 10,000 with -quick)")
 	fs.IntVar(&rounds, "rounds", 0, "run lines 1 and 2 this many times, alternately, and show the medians (default 3; 1 with -quick)")
 	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated (1-12; 1 and 2 run together, as do 3a and 3b)")
 	fs.StringVar(&benchtime, "benchtime", "", "-benchtime of the Go benchmarks (default go test's 1s; 200ms with -quick)")

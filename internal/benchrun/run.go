@@ -27,7 +27,7 @@ import (
 // Config says what to measure and how much. Zero fields take the
 // defaults of the reference run (Defaults).
 type Config struct {
-	// Commands is N of lines 1, 2 and 3a. Defaults to 100,000.
+	// Commands is N of lines 1, 2, 3a and 12. Defaults to 100,000.
 	Commands int
 	// Rounds is how many times lines 1 and 2 run, alternately; the table
 	// shows the median of each and the ratio of the medians. Defaults to 3.
