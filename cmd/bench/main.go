@@ -63,16 +63,37 @@ Lines:
   8   Go benchmarks (go test -bench -benchmem, run as a subprocess):
       8a encoding a 100-row ClientUserEdit packet (target < 100µs),
       8b decoding a 100-row per-row result table, 8c the batcher's
-      Add/Next hot path.
+      Add/Next hot path, 8d decoding a 100,000-row read.
+  9   Burst tail latency under the real limits: bursts of 150 commands
+      every 4s (10 bursts; 3 with -quick) to a worker with its defaults
+      (max-wait 2s), the shared limiter with hour windows and the
+      catalogue's 250 calls/h less the 10% reserve (225), sandbox
+      latency 20ms. p99 from publish to result over all commands
+      (target ≤ max-wait + 20ms + 100ms): the holding-back rule must not
+      mistake a burst for a rate. Waits for the next hour when the run
+      would cross one.
+  10  Hot objects: 2,000 edits of 20 users (100 each, one shape)
+      published at once; calls (target: the fewest, 1 when the lane can
+      hold them all: 10b, max_pending 2,000; 2 with the default 1,000:
+      10a). Checks that every user ended on its last edit.
+  11  Mixed shapes: 1,000 edits of distinct users whose optional fields
+      vary at random; calls against the fewest for their shapes
+      (Σ ⌈n_shape ÷ 100⌉).
+  12  CPU per 1,000 commands, each part in a process of its own: the
+      worker binary and the broker (this binary with -serve-broker) under
+      line 2's load, and the broker alone under line 1's; from
+      /proc/<pid>/stat. Line 2d gives the same for lines 1 and 2, where
+      everything shares one process.
 
-The reference run takes about 5 minutes; -quick runs small sizes in about
-one minute for development.
+The reference run takes about 5 minutes (line 9 alone 40s, up to 2 minutes
+more when it waits for an hour to begin); -quick runs small sizes in about
+two minutes for development.
 
 Flags:
 `
 
 func main() {
-	cfg, out, err := parseFlags(os.Args[1:], os.Stderr)
+	cfg, out, serveBroker, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
@@ -82,15 +103,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, out, os.Stdout); err != nil {
+	if serveBroker {
+		// Line 12's broker process, started by the harness itself.
+		err = benchrun.ServeBroker(ctx, os.Stdout)
+	} else {
+		err = run(ctx, cfg, out, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// parseFlags reads the command line into the harness's config and the
-// output file.
-func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, error) {
+// parseFlags reads the command line into the harness's config, the
+// output file, and whether to serve as line 12's broker instead.
+func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, bool, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -99,24 +126,25 @@ func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, error
 	}
 	var (
 		out, lines, benchtime    string
-		quick                    bool
+		quick, serveBroker       bool
 		n, rounds, pending, conc int
 		maxWait                  time.Duration
 	)
 	fs.StringVar(&out, "out", "", "also write the report (Markdown) to this file")
 	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows)")
-	fs.IntVar(&n, "n", 0, "N of lines 1–3a (default 100,000; 10,000 with -quick)")
+	fs.IntVar(&n, "n", 0, "N of lines 1–3a and 12 (default 100,000; 10,000 with -quick)")
 	fs.IntVar(&rounds, "rounds", 0, "run lines 1 and 2 this many times, alternately, and show the medians (default 3; 1 with -quick)")
-	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated (1-8; 1 and 2 run together, as do 3a and 3b)")
+	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated (1-12; 1 and 2 run together, as do 3a and 3b)")
 	fs.StringVar(&benchtime, "benchtime", "", "-benchtime of the Go benchmarks (default go test's 1s; 200ms with -quick)")
 	fs.IntVar(&pending, "max-pending", 0, "line 2: the worker's max_pending (default 4000)")
 	fs.IntVar(&conc, "concurrency", 0, "line 2: calls in flight (default 4)")
 	fs.DurationVar(&maxWait, "max-wait", 0, "line 2: the worker's max-wait (default 50ms)")
+	fs.BoolVar(&serveBroker, "serve-broker", false, "run as line 12's broker process: an embedded JetStream server whose URL is written to stdout (the harness starts it)")
 	if err := fs.Parse(args); err != nil {
-		return benchrun.Config{}, "", err
+		return benchrun.Config{}, "", false, err
 	}
 	if fs.NArg() > 0 {
-		return benchrun.Config{}, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+		return benchrun.Config{}, "", false, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var cfg benchrun.Config
 	if quick {
@@ -137,7 +165,7 @@ func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, error
 			cfg.Lines = append(cfg.Lines, strings.TrimSpace(l))
 		}
 	}
-	return cfg, out, nil
+	return cfg, out, serveBroker, nil
 }
 
 // run measures, prints the report to stdout and writes it to out.

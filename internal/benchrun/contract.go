@@ -24,7 +24,7 @@ import (
 // 2. It is the rate no worker keeping these guarantees can exceed here.
 func contractCeiling(ctx context.Context, n, batch, maxAckPending int) (throughput, error) {
 	inbox := nats.NewInbox()
-	e, msgs, err := ceilingEnv(ctx, n, inbox)
+	e, msgs, err := ceilingEnv(ctx, "", n, inbox)
 	if err != nil {
 		return throughput{}, err
 	}

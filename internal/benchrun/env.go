@@ -39,8 +39,9 @@ const unlimited = 1_000_000_000
 // no line inherits another's streams, consumers or sandbox counters.
 type env struct {
 	dir string
-	srv *server.Server
-	nc  *nats.Conn // the producer's connection
+	srv *server.Server // nil when the broker is another process's
+	url string         // the broker's client URL
+	nc  *nats.Conn     // the producer's connection
 	js  jetstream.JetStream
 	emu *emulator.Server
 	hs  *httptest.Server
@@ -51,18 +52,25 @@ type env struct {
 	pubErrs atomic.Int64
 }
 
-func newEnv(ecfg emulator.Config) (*env, error) {
+func newEnv(ecfg emulator.Config) (*env, error) { return newEnvAt("", ecfg) }
+
+// newEnvAt is newEnv with the broker at url, a server run by another
+// process (line 12), or a fresh embedded one when url is empty.
+func newEnvAt(url string, ecfg emulator.Config) (*env, error) {
 	dir, err := os.MkdirTemp("", "connect-bench-")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir}
-	e.srv, err = embednats.Start(embednats.Config{Port: -1, StoreDir: dir})
-	if err != nil {
-		e.Close()
-		return nil, err
+	e := &env{dir: dir, url: url}
+	if url == "" {
+		e.srv, err = embednats.Start(embednats.Config{Port: -1, StoreDir: dir})
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.url = e.srv.ClientURL()
 	}
-	e.nc, err = nats.Connect(e.srv.ClientURL(), nats.Name("bench-producer"))
+	e.nc, err = nats.Connect(e.url, nats.Name("bench-producer"))
 	if err != nil {
 		e.Close()
 		return nil, err
@@ -184,6 +192,45 @@ func commands(prefix string, users []string, replyTo string) ([]*nats.Msg, error
 	return msgs, nil
 }
 
+// edit is one ClientUserEdit command of the lines that vary the fields
+// (9–11): its fields, keyed by the catalogue's parameter names.
+type edit map[string]any
+
+// requiredEdit returns the fields every ClientUserEdit must carry, for
+// user with the i-th values.
+func requiredEdit(user string, i int) edit {
+	return edit{
+		"ClientUserID": user,
+		"Name":         "Имя " + strconv.Itoa(i),
+		"Password":     "secret1",
+		"Phone":        fmt.Sprintf("+7 900 %03d-%02d-%02d", i/10000%1000, i/100%100, i%100),
+		"EMail":        "user" + strconv.Itoa(i) + "@example.com",
+	}
+}
+
+// editMessages turns edits into commands with ids prefix + index, JSON,
+// with Nats-Msg-Id and the reply subject, as commands does.
+func editMessages(prefix string, edits []edit, replyTo string) ([]*nats.Msg, error) {
+	msgs := make([]*nats.Msg, len(edits))
+	for i, f := range edits {
+		id := prefix + strconv.Itoa(i)
+		data, err := json.Marshal(struct {
+			ID     string `json:"id"`
+			Fields edit   `json:"fields"`
+		}{id, f})
+		if err != nil {
+			return nil, err
+		}
+		m := nats.NewMsg(contract.CommandPrefix + op)
+		m.Data = data
+		m.Header.Set(contract.HeaderMsgID, id)
+		m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
+		m.Header.Set(contract.HeaderReplyTo, replyTo)
+		msgs[i] = m
+	}
+	return msgs, nil
+}
+
 // publishAll publishes msgs asynchronously and waits until the server
 // has stored every one. It returns when the first was published.
 func (e *env) publishAll(ctx context.Context, msgs []*nats.Msg) (time.Time, error) {
@@ -243,17 +290,21 @@ type results struct {
 	at      []time.Time // when each result arrived
 	decided []time.Time // each result's At: when the worker decided it
 	batch   []string
-	codes   map[string]int
-	got     int
-	dup     int
-	bad     int
-	last    time.Time
-	done    chan struct{}
-	donePut bool
+	// collapsed is each result's collapsed_into: the id of the command
+	// whose row carried it, empty when it had a row of its own.
+	collapsed []string
+	codes     map[string]int
+	got       int
+	dup       int
+	bad       int
+	last      time.Time
+	done      chan struct{}
+	donePut   bool
 }
 
 func (e *env) collect(subject, prefix string, n int) (*results, error) {
-	r := &results{prefix: prefix, at: make([]time.Time, n), decided: make([]time.Time, n), batch: make([]string, n), codes: map[string]int{}, done: make(chan struct{})}
+	r := &results{prefix: prefix, at: make([]time.Time, n), decided: make([]time.Time, n), batch: make([]string, n),
+		collapsed: make([]string, n), codes: map[string]int{}, done: make(chan struct{})}
 	sub, err := e.nc.Subscribe(subject, func(m *nats.Msg) {
 		now := time.Now()
 		res, err := contract.DecodeResult(m.Data)
@@ -268,7 +319,7 @@ func (e *env) collect(subject, prefix string, n int) (*results, error) {
 			r.dup++
 			return
 		}
-		r.at[i], r.decided[i], r.batch[i], r.last = now, res.At, res.Batch, now
+		r.at[i], r.decided[i], r.batch[i], r.collapsed[i], r.last = now, res.At, res.Batch, res.CollapsedInto, now
 		r.codes[res.Code]++
 		r.got++
 		if r.got == len(r.at) && !r.donePut {
@@ -332,7 +383,7 @@ type runningWorker struct {
 // startWorker runs a worker against e until stop is called, and waits
 // until it is ready.
 func (e *env) startWorker(ws workerSettings) (*runningWorker, error) {
-	nc, err := nats.Connect(e.srv.ClientURL(), nats.Name("bench-worker"))
+	nc, err := nats.Connect(e.url, nats.Name("bench-worker"))
 	if err != nil {
 		return nil, err
 	}

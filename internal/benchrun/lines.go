@@ -38,11 +38,14 @@ type throughput struct {
 // Rate is commands per second.
 func (t throughput) Rate() float64 { return float64(t.N) / t.Elapsed.Seconds() }
 
+// CPU is the CPU time the process used while it ran.
+func (t throughput) CPU() time.Duration { return time.Duration(t.Cores * float64(t.Elapsed)) }
+
 // ceilingEnv is the world of lines 1 and 1b: a fresh server and
 // sandbox, n commands ready to publish (replies to replyTo) and the command
 // stream.
-func ceilingEnv(ctx context.Context, n int, replyTo string) (*env, []*nats.Msg, error) {
-	e, err := newEnv(emulator.Config{})
+func ceilingEnv(ctx context.Context, url string, n int, replyTo string) (*env, []*nats.Msg, error) {
+	e, err := newEnvAt(url, emulator.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,7 +63,7 @@ func ceilingEnv(ctx context.Context, n int, replyTo string) (*env, []*nats.Msg, 
 // consumer opens a connection of its own and a durable pull consumer of
 // the command stream on it, as a worker's lane has.
 func (e *env) consumer(ctx context.Context, name string, maxAckPending int) (*nats.Conn, jetstream.JetStream, jetstream.Consumer, error) {
-	cnc, err := nats.Connect(e.srv.ClientURL(), nats.Name(name))
+	cnc, err := nats.Connect(e.url, nats.Name(name))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -89,7 +92,13 @@ func (e *env) consumer(ctx context.Context, name string, maxAckPending int) (*na
 // acknowledges each; no worker. Timed from the first publish to the last
 // acknowledgement flushed to the server and the stream found empty.
 func brokerCeiling(ctx context.Context, n, batch, maxAckPending int) (throughput, error) {
-	e, msgs, err := ceilingEnv(ctx, n, nats.NewInbox())
+	return brokerCeilingAt(ctx, "", n, batch, maxAckPending)
+}
+
+// brokerCeilingAt is brokerCeiling against the broker at url (a fresh
+// embedded one when url is empty).
+func brokerCeilingAt(ctx context.Context, url string, n, batch, maxAckPending int) (throughput, error) {
+	e, msgs, err := ceilingEnv(ctx, url, n, nats.NewInbox())
 	if err != nil {
 		return throughput{}, err
 	}

@@ -30,14 +30,24 @@ func buildWorker(ctx context.Context, root string) (dir, bin string, err error) 
 	if err != nil {
 		return "", "", err
 	}
-	bin = filepath.Join(dir, "worker")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/worker")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
+	bin, err = buildCmd(ctx, root, dir, "worker")
+	if err != nil {
 		_ = os.RemoveAll(dir)
-		return "", "", fmt.Errorf("go build ./cmd/worker: %w\n%s", err, out)
+		return "", "", err
 	}
 	return dir, bin, nil
+}
+
+// buildCmd builds ./cmd/<name> of the module at root into dir and
+// returns the binary's path.
+func buildCmd(ctx context.Context, root, dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+name)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out)
+	}
+	return bin, nil
 }
 
 // memoryMode says how the sandbox keeps the worker from draining.
@@ -89,7 +99,7 @@ func memoryRun(ctx context.Context, bin string, n int, mode memoryMode) (memory,
 		return memory{}, err
 	}
 	args := []string{
-		"--nats-url", e.srv.ClientURL(),
+		"--nats-url", e.url,
 		"--connect-url", e.api, "--connect-user", "admin", "--connect-password", "admin",
 		"--http-listen", addr, "--log-level", "warn", "--shutdown-timeout", "5s",
 	}

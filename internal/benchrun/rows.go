@@ -92,12 +92,32 @@ func (r *runner) throughputLines(ctx context.Context) error {
 	r.add(Row{Line: "2b", Metric: "lines 2 ÷ 1 per CPU-second of the process (broker, worker, sandbox, producer)",
 		Value: fmt.Sprintf("%.1f%% (median of the rounds: %s); %s vs %s commands per CPU-second",
 			100*Percentile(eff, 50), strings.Join(effWords, ", "), formatCount(perCPU(medianRate(work))), formatCount(perCPU(medianRate(broker))))})
+	// CPU per 1,000 commands of each line, and their ratio within each
+	// round.
+	cpuRatios := make([]float64, len(work))
+	cpuWords := make([]string, len(work))
+	var cpuW, cpuB []time.Duration
+	for i := range work {
+		cpuRatios[i] = float64(work[i].CPU()) / float64(broker[i].CPU())
+		cpuWords[i] = fmt.Sprintf("%.2f", cpuRatios[i])
+		cpuW, cpuB = append(cpuW, per1000(work[i].CPU(), n)), append(cpuB, per1000(broker[i].CPU(), n))
+	}
+	r.add(Row{Line: "2d", Metric: "CPU per 1,000 commands of the process (everything in one): line 2 (worker) beside line 1 (broker)",
+		Value: fmt.Sprintf("line 2 %s, line 1 %s (medians); line 2 ÷ line 1 %.2f (median of the rounds: %s); each part in a process of its own: line 12",
+			ms(Percentile(cpuW, 50)), ms(Percentile(cpuB, 50)), Percentile(cpuRatios, 50), strings.Join(cpuWords, ", "))})
 	r.note("1", "Lines 1–2: both publish the same %s ClientUserEdit commands (JSON, distinct seeded users, Nats-Msg-Id and Connect-Reply-To headers) asynchronously from one connection to a fresh CONNECT_CMD stream (work queue, file storage) on an embedded server. Line 1's pull consumer (own connection) fetches batches of %d and acks each message; timed to the last ack flushed and the stream empty. Line 2's worker (in this process, own connection, only the ClientUserEdit lane, local quota with limits off, sandbox with no latency) runs with %s; timed to the last result on the reply subject. Rounds: %d (median shown).",
 		formatCount(float64(n)), ceilingBatch, describe(r.cfg.Throughput), r.cfg.Rounds)
 	if share < targetThroughputShare {
-		r.note("2", "Line 2 misses its target, and line 1b says why: the contract itself costs that much. With the machine otherwise idle everything here (broker, worker, sandbox and producer share two cores) is CPU-bound, so the ratio is the ratio of CPU per command. Line 1 stores one message (the command) and delivers and acknowledges it. The worker's guarantees add, per command, two more stored writes that must be acknowledged before the command is (its outcome in the key-value bucket, its result in the result stream, each with a de-duplication id), a reply, and a lookup of the outcome bucket (one request per fetched chunk, \"multi_last\" direct get); line 1b does just that NATS work with no worker logic and reaches about half of line 1. The worker then adds decoding and validating each command, packing, an XML request and answer per packet on each side of the sandbox (which runs in this process too) and encoding each result; line 2c is its share of the line 1b bound. No setting of the worker moves line 2 beyond the noise (max_pending 1,000–10,000, concurrency 1–8, max-wait 50ms–2s). Profile the measured part alone with BenchmarkWorkerThroughput in internal/worker and -benchcpu=FILE or -benchtrace=FILE.")
+		r.note("2", "Line 2 misses its target, and line 1b says why: the contract itself costs that much. With the machine otherwise idle everything here (broker, worker, sandbox and producer share two cores) is CPU-bound, so the ratio is the ratio of CPU per command. Line 1 stores one message (the command) and delivers and acknowledges it. The worker's guarantees add, per command, two more stored writes that must be acknowledged before the command is (its outcome in the key-value bucket, its result in the result stream, each with a de-duplication id), a reply, and a lookup of the outcome bucket (one request per fetched chunk, \"multi_last\" direct get); line 1b does just that NATS work with no worker logic and reaches about half of line 1. The worker then adds decoding and validating each command, packing, an XML request and answer per packet on each side of the sandbox (which runs in this process too) and encoding each result; line 2c is its share of the line 1b bound. Of the worker's per-operation settings none moves line 2 beyond the noise (max_pending 1,000–10,000, concurrency 1–8, max-wait 50ms–2s); its byte budgets do (see the next note). Profile the measured part alone with BenchmarkWorkerThroughput in internal/worker and -benchcpu=FILE or -benchtrace=FILE.")
 	}
+	r.fetchCapNote()
 	return nil
+}
+
+// fetchCapNote says, with figures measured once, what the per-fetch cap
+// of the worker's byte budgets costs lines 2 and 3a.
+func (r *runner) fetchCapNote() {
+	r.note("2", "Lines 2 and 3a lost speed when the worker was reworked (lanes on a clock, the byte budgets' per-fetch cap), and most of the loss is the cap: a lane fetches no more commands at once than its byte budget could hold were each of the largest size the stream accepts, --lane-bytes (64 MiB) ÷ about 3 MiB (three times the 1 MiB message limit) ≈ 21 commands, where it fetched up to 256 before; so it makes about 12 times as many fetches and outcome lookups (each lookup a new inbox subscription, whose channel alone is about 0.5 MB, so B/op doubled). Measured once, side by side on this machine, the worker before the rework (commit 75c2ff6) and after it: BenchmarkWorkerThroughput/defaults 43.5 and 45.1 µs/op, 31.5 KB/op before, 77.5 and 99.4 µs/op, 58.7 KB/op after, 48.5 and 66.1 µs/op, 34 KB/op after with --lane-bytes and --process-bytes of 1 GiB (fetches of 256 again); line 2 (two rounds each, alternately) 19,899 and 20,338 commands/s before, 15,511 and 9,706 after (line 2b 22.1%% and 22.7%% before, 17.0%% and 17.6%% after: about 30%% more CPU per command); line 3a drained 100,000 commands in 4.25 and 4.36 s before, 6.23 and 6.23 s after, 4.94 s after with budgets of 1 GiB (7.42 s with the defaults in the same minute). Line 3a's calls and rows per packet, line 3b and line 5 are unchanged. (What is left, up to about 20%% with the budgets raised, is within this machine's noise.)")
 }
 
 func medianRate(ts []throughput) throughput {
@@ -232,7 +252,7 @@ func (r *runner) memoryLine(ctx context.Context) error {
 				mib(m.SteadyRSS), mib(m.PeakRSS), mib(m.IdleRSS), formatCount(float64(m.Held)), formatCount(float64(m.InStream))),
 			Target: "≤ 300 MB", Met: met(m.PeakRSS <= targetRSS)})
 	}
-	r.note("7", "Line 7: `go build ./cmd/worker` into a temporary folder, run with --nats-url (an embedded server in the harness) and --connect-url (the sandbox in the harness), all operations served, default settings (max_pending 1000, shared quota). RSS from /proc/<pid>/status: VmRSS sampled every 100ms, steady = the largest VmRSS over 2s once the worker's queue depth (connect_worker_queue_depth) has not changed for 3s; peak = VmHWM. With limit 0 the lane stops fetching once it holds a full packet it cannot send (updatePause), so it holds what its fetches had brought by then (fetches of up to 256), not max_pending; 7b, whose one call never returns, shows the lane full at max_pending.")
+	r.note("7", "Line 7: `go build ./cmd/worker` into a temporary folder, run with --nats-url (an embedded server in the harness) and --connect-url (the sandbox in the harness), all operations served, default settings (max_pending 1000, shared quota). RSS from /proc/<pid>/status: VmRSS sampled every 100ms, steady = the largest VmRSS over 2s once the worker's queue depth (connect_worker_queue_depth) has not changed for 3s; peak = VmHWM. With limit 0 the lane stops fetching once it holds a full packet it cannot send (updatePause), so it holds what its fetches had brought by then (fetches of up to about 21 with the default byte budgets, see the note on line 2), not max_pending; 7b, whose one call never returns, shows the lane full at max_pending.")
 	return nil
 }
 

@@ -27,7 +27,7 @@ import (
 // Config says what to measure and how much. Zero fields take the
 // defaults of the reference run (Defaults).
 type Config struct {
-	// Commands is N of lines 1, 2 and 3a. Defaults to 100,000.
+	// Commands is N of lines 1, 2, 3a and 12. Defaults to 100,000.
 	Commands int
 	// Rounds is how many times lines 1 and 2 run, alternately; the table
 	// shows the median of each and the ratio of the medians. Defaults to 3.
@@ -45,10 +45,13 @@ type Config struct {
 	NaiveCommands int
 	// MemoryCommands is line 7's N. Defaults to 100,000.
 	MemoryCommands int
+	// Bursts is how many bursts line 9 sends, one every 4s. Defaults to
+	// 10.
+	Bursts int
 	// BenchTime is -benchtime for the Go benchmarks; empty for go test's
 	// default.
 	BenchTime string
-	// Lines, when not empty, runs only these lines ("1".."8").
+	// Lines, when not empty, runs only these lines ("1".."12").
 	Lines []string
 	// Root is the module's root folder (where go.mod is), for go build
 	// and go test. Defaults to the nearest folder up from the working
@@ -64,7 +67,7 @@ type Config struct {
 func Quick() Config {
 	return Config{
 		Commands: 10_000, Rounds: 1, TrickleFor: 6 * time.Second, LatencyFor: 6 * time.Second, QuotaWindows: 2,
-		NaiveCommands: 300, MemoryCommands: 10_000, BenchTime: "200ms", Quick: true,
+		NaiveCommands: 300, MemoryCommands: 10_000, Bursts: 3, BenchTime: "200ms", Quick: true,
 	}
 }
 
@@ -91,6 +94,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.QuotaWindows, 5)
 	def(&c.NaiveCommands, 2000)
 	def(&c.MemoryCommands, 100_000)
+	def(&c.Bursts, 10)
 	c.Throughput = c.Throughput.Merge(tunedThroughput)
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -156,6 +160,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		{"5", r.quotaLine},
 		{"6", r.naiveLine},
 		{"7", r.memoryLine},
+		{"9", r.burstLine},
+		{"10", r.hotLine},
+		{"11", r.shapesLine},
+		{"12", r.cpuLine},
 	}
 	var errs []string
 	for _, s := range steps {
