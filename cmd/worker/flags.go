@@ -162,7 +162,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		*p = byteSize(v)
 		fs.Var(p, name, usage)
 	}
-	bytesFlag(&laneBytes, "lane-bytes", "LANE_BYTES", "64MiB", "memory the commands held by one operation may take [LANE_BYTES]")
+	bytesFlag(&laneBytes, "lane-bytes", "LANE_BYTES", "128MiB", "memory the commands held by one operation may take [LANE_BYTES]")
 	bytesFlag(&processBytes, "process-bytes", "PROCESS_BYTES", "256MiB", "memory the commands held by all operations may take [PROCESS_BYTES]")
 	bytesFlag(&cmdMaxBytes, "cmd-max-bytes", "CMD_MAX_BYTES", "1GiB", "size of the command stream; when full, publishes are refused [CMD_MAX_BYTES]")
 	bytesFlag(&cmdMaxMsgSize, "cmd-max-msg-size", "CMD_MAX_MSG_SIZE", "1MiB", "largest command the command stream accepts [CMD_MAX_MSG_SIZE]; larger publishes are refused")

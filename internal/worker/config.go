@@ -221,7 +221,8 @@ type Config struct {
 	// lane, and by all lanes together, may take (each command counts
 	// commandCost of its message). A lane fetches no more commands at a
 	// time than both have room for were each of the largest size the
-	// command stream accepts (CommandLimits.MaxMsgSize). Default 64 MiB and
+	// command stream accepts (CommandLimits.MaxMsgSize): with 1 MiB commands,
+	// about 40 at a time per lane. Default 128 MiB and
 	// 256 MiB, which fit the manifests' 512 MiB memory limit.
 	LaneBytes, ProcessBytes int64
 	// SecretFields are field names (case-insensitive) whose values are
@@ -338,7 +339,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("worker: MaxDeliver must be at least 2: a command handed back at shutdown is delivered again")
 	}
 	if c.LaneBytes <= 0 {
-		c.LaneBytes = 64 << 20
+		c.LaneBytes = 128 << 20
 	}
 	if c.ProcessBytes <= 0 {
 		c.ProcessBytes = 256 << 20

@@ -79,7 +79,11 @@ func (w *Worker) lookupChunk(ctx context.Context, entries []*entry, out []*recor
 		return err
 	}
 	inbox := w.nc.NewInbox()
-	sub, err := w.nc.SubscribeSync(inbox)
+	// A channel sized for one answer (a record per key and the end-of-batch
+	// status), not the client's default of 64K messages: it is made for
+	// every chunk of commands fetched.
+	answers := make(chan *nats.Msg, len(entries)+2)
+	sub, err := w.nc.ChanSubscribe(inbox, answers)
 	if err != nil {
 		return fmt.Errorf("look outcomes up: %w", err)
 	}
@@ -90,12 +94,14 @@ func (w *Worker) lookupChunk(ctx context.Context, entries []*entry, out []*recor
 	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
 	defer cancel()
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+		var m *nats.Msg
+		select {
+		case m = <-answers:
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("look outcomes up: no answer from the bucket within %s", natsTimeout)
 			}
-			return fmt.Errorf("look outcomes up: %w", err)
+			return fmt.Errorf("look outcomes up: %w", ctx.Err())
 		}
 		if len(m.Data) == 0 && m.Header != nil && m.Header.Get("Status") != "" {
 			switch m.Header.Get("Status") {
