@@ -260,11 +260,13 @@ the quota flags the workers have (-quota-window, -quota-guard, -quota-tz,
 
   ≈ 3 h 40 min: 412 calls at 225 calls/h
 
-Without a readable ledger (workers with --local-quota, or no permission
-to read the bucket) the estimate says so and takes this window as
-unused. Notes, and results when stdout is the same terminal, are
-written above the bars. Nothing is drawn when stderr is not a terminal;
-the summary lines are the same either way.
+Without a readable ledger (workers with --local-quota, or a NATS user
+not allowed to read the bucket) the estimate says so and takes this
+window as unused. -call-time sets the time between two calls of one
+operation; by default it is measured from the answers. Notes, and
+results when stdout is the same terminal, are written above the bars.
+Nothing is drawn when stderr is not a terminal; the summary lines are
+the same either way.
 
 -wait subscribes to a private reply inbox (header Connect-Reply-To) before
 publishing and prints each command's result on stdout, one JSON object a

@@ -59,9 +59,12 @@
 //     bucket, watching the key until the outcome is final or the wait
 //     times out.
 //   - When the ledger cannot be read (no bucket: workers with
-//     --local-quota; no permission), the estimate says so once on the
-//     diagnostics writer and in its text, and takes the current window
-//     as unused.
+//     --local-quota; a NATS user not allowed to read it), the estimate
+//     says so once on the diagnostics writer and in its text, and takes
+//     the current window as unused. A read waits at most a second (a
+//     refused request is never answered), and a ledger that failed is
+//     not read again for 30 s, so that neither publishing nor the bars
+//     wait on it.
 //   - The run's error wraps [ErrIncomplete] when any command was malformed,
 //     failed to publish, or (with --wait) ended with a code other than
 //     SUCCESS or had no result before the timeout.

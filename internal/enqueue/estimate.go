@@ -113,8 +113,13 @@ type Demand struct {
 	// than 1 counts as 1.
 	Rows int
 	// CallTime is the time between two calls of Op, made one after
-	// another, and from a call to its result; 0 means no time.
-	CallTime time.Duration
+	// another, and from a call to its result; 0 means no time. It bounds
+	// the calls of the current window; those of later windows only when
+	// CallTimeSettled (configured, or measured over enough calls): one
+	// call's latency, the first after a start in particular, says little
+	// of the calls an hour later.
+	CallTime        time.Duration
+	CallTimeSettled bool
 	// InFlight is the number of calls already granted whose results have
 	// not come.
 	InFlight int
@@ -145,7 +150,7 @@ const maxWindows = 1 << 20
 // forecast estimates when the last result of the run comes. Operations
 // spend their own quotas, in parallel: the run ends when its slowest
 // operation does. Within an operation the calls go one after another
-// (CallTime apart) from now, or from the end of the guard interval
+// (CallTime apart; in later windows only when it is settled) from now, or from the end of the guard interval
 // after a window starts, until the guard interval before it ends, up to
 // what is left of the current window's limit; then in the next windows,
 // each with its own limit (night and day differ). A call goes with a
@@ -176,13 +181,13 @@ func forecast(in forecastInput) Estimate {
 // opFinish returns the calls d still needs, when its last result comes,
 // and false when no window ever lets them be made.
 func opFinish(in forecastInput, d Demand) (int, time.Time, bool) {
-	w, c := in.windows, max(d.CallTime, 0)
+	w, ct := in.windows, max(d.CallTime, 0)
 	rows := max(d.Rows, 1)
 	ready, total := max(d.Ready, 0), max(d.Ready, 0)+max(d.Coming, 0)
 	need := (total + rows - 1) / rows
 	if need == 0 {
 		if d.InFlight > 0 {
-			return 0, in.now.Add(c), true
+			return 0, in.now.Add(ct), true
 		}
 		return 0, in.now, true
 	}
@@ -211,6 +216,10 @@ func opFinish(in forecastInput, d Demand) (int, time.Time, bool) {
 		from, until := start.Add(w.Guard), end.Add(-w.Guard)
 		if t.After(from) {
 			from = t
+		}
+		c := ct
+		if i > 0 && !d.CallTimeSettled {
+			c = 0
 		}
 		left := in.limit(d.Op, start)
 		if i == 0 && d.Ledger.Reset.Equal(end) {
@@ -246,5 +255,5 @@ func opFinish(in forecastInput, d Demand) (int, time.Time, bool) {
 		}
 		t = end
 	}
-	return need, last.Add(c), true
+	return need, last.Add(ct), true
 }

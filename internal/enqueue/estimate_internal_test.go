@@ -80,10 +80,18 @@ func TestForecast(t *testing.T) {
 		{
 			name: "the guard bounds the calls that fit before the end",
 			in: forecastInput{now: start.Add(time.Hour - 8*time.Second), windows: hour, limit: flat(225), ledger: true,
-				ops: []Demand{{Op: "ClientUserEdit", CallTime: 2 * time.Second, Ready: 5, Rows: 1, Ledger: ledger("ClientUserEdit", 225, 0, start.Add(time.Hour))}}},
+				ops: []Demand{{Op: "ClientUserEdit", CallTime: 2 * time.Second, CallTimeSettled: true, Ready: 5, Rows: 1, Ledger: ledger("ClientUserEdit", 225, 0, start.Add(time.Hour))}}},
 			// Starts at -8, -6, -4 s before the end (not -2: the guard);
-			// the other two after the next window's guard.
+			// the other two after the next window's guard, 2 s apart.
 			calls: 5, finish: start.Add(time.Hour + 2*time.Second + 2*time.Second + 2*time.Second), op: "ClientUserEdit", rate: 225,
+		},
+		{
+			name: "a call time not settled bounds only this window",
+			in: forecastInput{now: start.Add(time.Hour - 8*time.Second), windows: hour, limit: flat(225), ledger: true,
+				ops: []Demand{{Op: "ClientUserEdit", CallTime: 2 * time.Second, Ready: 5, Rows: 1, Ledger: ledger("ClientUserEdit", 225, 0, start.Add(time.Hour))}}},
+			// Three before the end, as above; the other two at once after
+			// the next window's guard, their results 2 s later.
+			calls: 5, finish: start.Add(time.Hour + 2*time.Second + 2*time.Second), op: "ClientUserEdit", rate: 225,
 		},
 		{
 			name: "exhausted: OUT_OF_LIMIT ends the window",

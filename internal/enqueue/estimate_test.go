@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -237,4 +239,58 @@ func TestEstimateWithoutLedger(t *testing.T) {
 	require.Contains(t, stderr, "enqueue: 3 results: SUCCESS 3\n")
 	_, err := b.js.KeyValue(testContext(t), quota.DefaultBucket)
 	require.ErrorIs(t, err, jetstream.ErrBucketNotFound, "the estimate created no ledger")
+}
+
+// TestEstimateLedgerNotAllowed: a producer whose NATS user may not read
+// the ledger (as the deployment's producers) publishes without delay and
+// gets estimates from the configured limits, said so once.
+func TestEstimateLedgerNotAllowed(t *testing.T) {
+	t.Parallel()
+	denied := []string{"$JS.API.STREAM.INFO.KV_" + quota.DefaultBucket, "$JS.API.DIRECT.GET.KV_" + quota.DefaultBucket + ".>",
+		"$JS.API.STREAM.MSG.GET.KV_" + quota.DefaultBucket, "$KV." + quota.DefaultBucket + ".>"}
+	srv := natstest.ServerWith(t, -1, "", func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "admin", Password: "admin"},
+			{Username: "producer", Password: "producer", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: denied}}},
+		}
+	})
+	_, ajs := natstest.Connect(t, srv.ClientURL(), nats.UserInfo("admin", "admin"))
+	ctx := testContext(t)
+	_, err := quota.NewShared(ctx, quota.SharedConfig{JetStream: ajs, Config: quota.Config{Limits: quota.Limits{Catalogue: catalog.HourlyLimits}}})
+	require.NoError(t, err, "the ledger exists")
+	_, err = ajs.CreateStream(ctx, jetstream.StreamConfig{Name: contract.CommandStream, Subjects: []string{contract.CommandPrefix + ">"}})
+	require.NoError(t, err)
+
+	nc, err := natsconn.Connect(natsconn.ConnFlags{Server: srv.ClientURL(), User: "producer", Password: "producer"})
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	stderr := &syncBuffer{}
+	estimates := make(chan enqueue.Estimate, 1)
+	cl, err := enqueue.New(nc, enqueue.Config{Wait: true, Timeout: 300 * time.Millisecond, Stderr: stderr, EstimateEvery: 10 * time.Millisecond,
+		OnEstimate: func(e enqueue.Estimate) {
+			select {
+			case estimates <- e:
+			default:
+			}
+		}})
+	require.NoError(t, err)
+	start := time.Now()
+	sum, err := cl.Publish(ctx, args(t, false, "ClientUserEdit", `{"id":"p-1"}`, "ServiceRequestAdd", `{"id":"p-2"}`))
+	took := time.Since(start)
+	require.ErrorIs(t, err, enqueue.ErrIncomplete, "no worker: the results are missing")
+	require.Equal(t, 2, sum.Published)
+	// A request the server refuses is never answered: each read waits
+	// for its timeout (1 s), and a ledger that failed is not asked again
+	// for 30 s, so the run is not held longer than one read.
+	t.Logf("published and waited 300ms in %s", took)
+	require.Less(t, took, 5*time.Second, "publishing waited on the ledger")
+	var e enqueue.Estimate
+	select {
+	case e = <-estimates:
+	default:
+		t.Fatal("no estimate")
+	}
+	require.False(t, e.Ledger)
+	require.Equal(t, 1, strings.Count(stderr.String(), "enqueue: estimate: cannot read the quota ledger"), stderr.String())
 }

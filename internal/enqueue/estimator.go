@@ -24,10 +24,23 @@ type estimator struct {
 	now         func() time.Time
 	note        func(format string, args ...any)
 
-	mu     sync.Mutex // protects ops, warned
+	mu     sync.Mutex // protects ops, warned, failed, retryAt
 	ops    map[string]*opTrack
 	warned bool // that the ledger cannot be read was noted
+	// failed is the last read's error, and retryAt when to read again:
+	// a ledger that failed is not asked for a while, so that a NATS user
+	// not allowed to read it (whose requests are never answered) does not
+	// hold every estimate, nor the publishing, for a timeout.
+	failed  error
+	retryAt time.Time
 }
+
+// ledgerTimeout bounds one read of the ledger: a healthy one answers in
+// milliseconds. ledgerRetry is how long a ledger that failed is not read.
+const (
+	ledgerTimeout = time.Second
+	ledgerRetry   = 30 * time.Second
+)
 
 // opTrack is what the estimator knows of one operation of the run.
 type opTrack struct {
@@ -150,36 +163,54 @@ func (e *estimator) observe(op string, res contract.Result) {
 	t.lastAnswer = now
 }
 
-// callTime is the spacing of op's calls: as configured, else the median
-// of the spacings seen (robust to a call that waited for its packet),
-// else the first call's latency, else 0.
-func (e *estimator) callTime(t *opTrack) time.Duration {
+// settledGaps is how many spacings make a measured call time settled
+// (see Demand.CallTimeSettled).
+const settledGaps = 8
+
+// callTime is the spacing of op's calls, and whether it is settled: as
+// configured (settled), else the median of the spacings seen (robust to
+// a call that waited for its packet; settled from settledGaps on), else
+// the first call's latency, else 0.
+func (e *estimator) callTime(t *opTrack) (time.Duration, bool) {
 	switch {
 	case e.callTimeSet > 0:
-		return e.callTimeSet
+		return e.callTimeSet, true
 	case len(t.gaps) > 0:
 		g := slices.Sorted(slices.Values(t.gaps))
-		return g[len(g)/2]
+		return g[len(g)/2], len(g) >= settledGaps
 	}
-	return t.latency
+	return t.latency, false
 }
 
-// read reads the ledger of ops in the window holding at. The first
+// read reads the ledger of ops in the window holding at, within
+// ledgerTimeout, unless it failed less than ledgerRetry ago. The first
 // failure is noted; the estimate then goes on without the ledger.
 func (e *estimator) read(ctx context.Context, ops []string, at time.Time) ([]quota.Status, error) {
-	st, err := e.reader.Status(ctx, ops, at)
-	if err != nil && ctx.Err() == nil {
-		e.mu.Lock()
-		warn := !e.warned
-		e.warned = true
+	now := e.now()
+	e.mu.Lock()
+	if e.failed != nil && now.Before(e.retryAt) {
+		err := e.failed
 		e.mu.Unlock()
-		if warn {
-			what := "cannot read the quota ledger"
-			if errors.Is(err, quota.ErrNoLedger) {
-				what = "no shared quota ledger (workers with --local-quota, or none started yet)"
-			}
-			e.note("estimate: %s: %v; assuming this window's calls unused", what, err)
+		return nil, err
+	}
+	e.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
+	st, err := e.reader.Status(rctx, ops, at)
+	cancel()
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // the run is over, not the ledger
+	}
+	e.mu.Lock()
+	e.failed, e.retryAt = err, now.Add(ledgerRetry)
+	warn := err != nil && !e.warned
+	e.warned = e.warned || err != nil
+	e.mu.Unlock()
+	if warn {
+		what := "cannot read the quota ledger"
+		if errors.Is(err, quota.ErrNoLedger) {
+			what = "no shared quota ledger (workers with --local-quota, or none started yet)"
 		}
+		e.note("estimate: %s: %v; assuming this window's calls unused", what, err)
 	}
 	return st, err
 }
@@ -263,7 +294,8 @@ func (e *estimator) estimate(ctx context.Context, left map[string]backlog) Estim
 		in.started = in.started || left[op].answered > 0
 		rows := e.packetRows(op, t)
 		b := left[op]
-		d := Demand{Op: op, Rows: rows, Coming: b.coming, Arrival: b.arrival, CallTime: e.callTime(t)}
+		d := Demand{Op: op, Rows: rows, Coming: b.coming, Arrival: b.arrival}
+		d.CallTime, d.CallTimeSettled = e.callTime(t)
 		if ledger {
 			d.Ledger = t.last
 			d.InFlight = t.inFlight(b.answered)

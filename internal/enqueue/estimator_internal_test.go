@@ -66,18 +66,21 @@ func TestOpTrackCountsTheRunsCalls(t *testing.T) {
 // followed.
 func TestEstimatorMeasuresCalls(t *testing.T) {
 	t.Parallel()
+	const ms = time.Millisecond
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name       string
 		configured time.Duration
 		answers    []time.Duration // after start, one new call each
 		want       time.Duration
+		settled    bool
 	}{
 		{name: "nothing answered: unknown", want: 0},
 		{name: "one answer: its latency", answers: []time.Duration{325 * time.Millisecond}, want: 300 * time.Millisecond},
 		{name: "then the median spacing", answers: []time.Duration{325 * time.Millisecond, 425 * time.Millisecond, 900 * time.Millisecond, 1100 * time.Millisecond}, want: 200 * time.Millisecond},
 		{name: "not across windows", answers: []time.Duration{325 * time.Millisecond, time.Hour + 3*time.Second}, want: 300 * time.Millisecond},
-		{name: "configured wins", configured: 2 * time.Second, answers: []time.Duration{325 * time.Millisecond, 425 * time.Millisecond}, want: 2 * time.Second},
+		{name: "configured wins", configured: 2 * time.Second, answers: []time.Duration{325 * time.Millisecond, 425 * time.Millisecond}, want: 2 * time.Second, settled: true},
+		{name: "settled after eight spacings", answers: []time.Duration{100 * ms, 200 * ms, 300 * ms, 400 * ms, 500 * ms, 600 * ms, 700 * ms, 800 * ms, 900 * ms}, want: 100 * ms, settled: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +104,9 @@ func TestEstimatorMeasuresCalls(t *testing.T) {
 				clock = start.Add(at)
 				e.observe("ClientUserEdit", contract.Result{Batch: fmt.Sprint("b", i), Rows: 100})
 			}
-			require.Equal(t, tt.want, e.callTime(tr))
+			got, settled := e.callTime(tr)
+			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.settled, settled)
 		})
 	}
 }
