@@ -150,13 +150,14 @@ const maxWindows = 1 << 20
 // forecast estimates when the last result of the run comes. Operations
 // spend their own quotas, in parallel: the run ends when its slowest
 // operation does. Within an operation the calls go one after another
-// (CallTime apart; in later windows only when it is settled) from now, or from the end of the guard interval
-// after a window starts, until the guard interval before it ends, up to
-// what is left of the current window's limit; then in the next windows,
-// each with its own limit (night and day differ). A call goes with a
-// full packet, so while commands are still being published it waits
-// until they have come; the last one goes with the rest. A result comes
-// CallTime after its call starts.
+// (CallTime apart; in later windows only when it is settled) from now,
+// or from the end of the guard interval after a window starts, until the
+// guard interval before it ends, up to what is left of the current
+// window's limit; then in the next windows, each with its own limit
+// (night and day differ). A call goes with a full packet, so while
+// commands are still being published it waits until they have come; the
+// last one goes with the rest. A result comes CallTime after its call
+// starts.
 func forecast(in forecastInput) Estimate {
 	e := Estimate{At: in.now, Ledger: in.ledger, Started: in.started, Ops: len(in.ops)}
 	for _, d := range in.ops {
