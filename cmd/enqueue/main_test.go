@@ -111,6 +111,46 @@ func TestParseConfig(t *testing.T) {
 				require.Empty(t, cfg.op)
 			},
 		},
+		{
+			name: "the workers' quota, for the estimate",
+			args: append([]string{"--quota-window", "10s", "--quota-guard", "500ms", "--quota-tz", "UTC", "--night", "22-06",
+				"--limit", "ClientUserEdit=5", "--limit", "*=100,ServiceRequestAdd=7", "--max-rows", "ClientUserEdit=50",
+				"--call-time", "1.5s", "--quota-reserve", "0"}, edit...),
+			check: func(t *testing.T, cfg config) {
+				q := cfg.client.Quota
+				require.Equal(t, 10*time.Second, q.Windows.Length)
+				require.Equal(t, 500*time.Millisecond, q.Windows.Guard)
+				require.Equal(t, "UTC", q.Windows.Location.String())
+				require.Equal(t, "22-06", q.Windows.Night.String())
+				require.Equal(t, map[string]int{"ClientUserEdit": 5, "*": 100, "ServiceRequestAdd": 7}, q.Limits.Override)
+				require.Equal(t, -1.0, q.Limits.Reserve, "an explicit 0 is no reserve, as for the worker")
+				require.NotNil(t, q.Limits.Catalogue)
+				require.Equal(t, map[string]int{"ClientUserEdit": 50}, cfg.client.MaxRows)
+				require.Equal(t, 1500*time.Millisecond, cfg.client.CallTime)
+			},
+		},
+		{
+			name: "the quota's defaults are the worker's; its environment too",
+			args: edit,
+			env:  map[string]string{"QUOTA_WINDOW": "30m", "QUOTA_NIGHT": "23-07"},
+			check: func(t *testing.T, cfg config) {
+				q := cfg.client.Quota
+				require.Equal(t, 30*time.Minute, q.Windows.Length)
+				require.Equal(t, 2*time.Second, q.Windows.Guard)
+				require.Equal(t, "Europe/Moscow", q.Windows.Location.String())
+				require.Equal(t, "23-07", q.Windows.Night.String())
+				require.Equal(t, 0.1, q.Limits.Reserve)
+				require.Empty(t, q.Limits.Override)
+			},
+		},
+		{name: "bad night", args: append([]string{"--night", "25-03"}, edit...), wantErr: "--night: quota: night hours"},
+		{name: "bad time zone", args: append([]string{"--quota-tz", "Mars/Olympus"}, edit...), wantErr: "--quota-tz"},
+		{name: "guard too long", args: append([]string{"--quota-window", "2s", "--quota-guard", "1s"}, edit...), wantErr: "guard 1s is too long"},
+		{name: "bad limit", args: append([]string{"--limit", "ClientUserEdit"}, edit...), wantErr: `want Operation=count, got "ClientUserEdit"`},
+		{name: "limit of an unknown operation", args: append([]string{"--limit", "Nope=3"}, edit...), wantErr: `unknown operation "Nope"`},
+		{name: "no rows", args: append([]string{"--max-rows", "ClientUserEdit=0"}, edit...), wantErr: "--max-rows ClientUserEdit=0: want at least 1"},
+		{name: "negative call time", args: append([]string{"--call-time", "-1s"}, edit...), wantErr: "--call-time -1s"},
+		{name: "quota flag with result", args: []string{"--quota-window", "10s", "result", "c-1"}, wantErr: "-quota-window does not apply to result"},
 		{name: "no command", wantErr: "no command"},
 		{name: "odd arguments", args: []string{"ClientUserEdit"}, wantErr: "has no JSON command after it"},
 		{name: "unknown operation", args: []string{"NoSuchOp", `{}`}, wantErr: `unknown operation "NoSuchOp"`},
@@ -158,6 +198,7 @@ func TestHelp(t *testing.T) {
 		"enqueue [flags] -f cmds.jsonl",
 		"enqueue [flags] result [-op Operation] <id>...",
 		"O(stream)", "Exit status", "[NATS_URL]", "[NATS_CREDS]", "[NATS_NKEY]", "-wait", "-allow-unknown",
+		"-quota-window", "[QUOTA_WINDOW]", "[QUOTA_NIGHT]", "-limit", "-max-rows", "≈ 3 h 40 min: 412 calls at 225 calls/h",
 	} {
 		require.Contains(t, help, want)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/quota"
 )
 
 // Errors callers branch on.
@@ -59,12 +61,39 @@ type Config struct {
 	// Stderr receives notes (generated ids, malformed lines, publish
 	// errors) and the closing summary. Defaults to io.Discard.
 	Stderr io.Writer
-	// Progress, when set, receives a progress line rewritten in place
-	// ("\r1234/10000 published, 1200 results"); main sets it to a
-	// terminal. Nil means no progress line.
+	// Progress, when it is a terminal, gets the progress bars: commands
+	// published and, with Wait, results, each with its rate, and the
+	// estimate of when the last result comes. Notes (and results, when
+	// Stdout is the same terminal) are written above the bars meanwhile.
+	// Nil, or not a terminal, draws nothing; the summary is the same.
 	Progress io.Writer
-	// ProgressEvery is the period of the progress line. Defaults to 200ms.
+	// ProgressEvery is the period of the bars. Defaults to 200ms.
 	ProgressEvery time.Duration
+	// Quota is the workers' quota: the windows and limits their flags
+	// set (--quota-window, --quota-guard, --quota-tz, --night, --limit,
+	// --quota-reserve), which the estimate must share. Zero fields take
+	// the workers' defaults; Limits.Catalogue defaults to the catalogue.
+	Quota quota.Config
+	// QuotaBucket is the workers' shared ledger, read (never written) for
+	// the estimate. Defaults to quota.DefaultBucket.
+	QuotaBucket string
+	// MaxRows is the commands per call by operation, where the workers
+	// are configured below the catalogue's packet size ("max_rows").
+	// Defaults to the catalogue's; the largest packet seen in the run's
+	// results wins once there is one.
+	MaxRows map[string]int
+	// CallTime is the time between two calls of one operation (the API's
+	// latency over the workers' concurrency), for the estimate. Zero
+	// measures it: the median time between the answers of consecutive
+	// calls in one window, no time until two have come.
+	CallTime time.Duration
+	// EstimateEvery is how often, with Wait, the ledger is read and the
+	// estimate made again, while the bars are drawn or OnEstimate is set.
+	// Defaults to 2s.
+	EstimateEvery time.Duration
+	// OnEstimate, when set, receives every estimate of a run with Wait,
+	// from the goroutine that makes them; it must not block long.
+	OnEstimate func(Estimate)
 	// Now tells the time, for ids and the elapsed time. Defaults to
 	// time.Now.
 	Now func() time.Time
@@ -76,6 +105,7 @@ type Client struct {
 	js     jetstream.JetStream
 	cfg    Config
 	format contract.Format
+	quota  *quota.Reader
 }
 
 // New returns a client on nc, which the caller keeps and closes.
@@ -88,6 +118,10 @@ func New(nc *nats.Conn, cfg Config) (*Client, error) {
 	cfg.Bucket = cmp.Or(cfg.Bucket, contract.OutcomeBucket)
 	cfg.ResultStream = cmp.Or(cfg.ResultStream, contract.ResultStream)
 	cfg.ProgressEvery = cmp.Or(cfg.ProgressEvery, 200*time.Millisecond)
+	cfg.EstimateEvery = cmp.Or(cfg.EstimateEvery, 2*time.Second)
+	if cfg.Quota.Limits.Catalogue == nil {
+		cfg.Quota.Limits.Catalogue = catalog.HourlyLimits
+	}
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
@@ -111,6 +145,15 @@ func New(nc *nats.Conn, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("enqueue: max pending %d is negative", cfg.MaxPending)
 	case cfg.AckTimeout < 0:
 		return nil, fmt.Errorf("enqueue: ack timeout %s is negative", cfg.AckTimeout)
+	case cfg.ProgressEvery < 0 || cfg.EstimateEvery < 0:
+		return nil, fmt.Errorf("enqueue: progress period %s or estimate period %s is negative", cfg.ProgressEvery, cfg.EstimateEvery)
+	case cfg.CallTime < 0:
+		return nil, fmt.Errorf("enqueue: call time %s is negative", cfg.CallTime)
+	}
+	for op, n := range cfg.MaxRows {
+		if n < 1 {
+			return nil, fmt.Errorf("enqueue: max rows of %s: %d, want at least 1", op, n)
+		}
 	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
@@ -118,7 +161,11 @@ func New(nc *nats.Conn, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: jetstream: %w", err)
 	}
-	return &Client{nc: nc, js: js, cfg: cfg, format: f}, nil
+	q, err := quota.NewReader(quota.ReaderConfig{Config: cfg.Quota, JetStream: js, Bucket: cfg.QuotaBucket})
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	return &Client{nc: nc, js: js, cfg: cfg, format: f, quota: q}, nil
 }
 
 // ParseFormat reads a payload format name: "json" or "msgpack".

@@ -14,6 +14,20 @@
 // The connection settings come from package natsconn, shared with the
 // worker.
 //
+// While a run goes, on a terminal, bars show the commands published and
+// (with --wait) the results, each with its rate, and an [Estimate] of
+// when the last result comes. The estimate is made from the quota, not
+// from the recent rate (results come in bursts of a packet, then not for
+// the rest of the window): the calls the commands still need at the
+// operations' packet sizes, the calls left in the current window as the
+// workers' shared ledger counts them (read with quota.Reader), then
+// whole windows of each operation's limit, with the guard interval at
+// each edge; operations spend their own quotas in parallel, so the
+// slowest decides. The decision is the pure function forecast
+// (estimate.go); the estimator (estimator.go) keeps, across reads of the
+// ledger, the calls the run was granted and those answered, so that
+// calls in flight are not counted twice.
+//
 // # Invariants
 //
 //   - Every published command has a unique, non-empty id: a command
@@ -28,6 +42,10 @@
 //   - At most Config.MaxPending publishes are in flight, unacknowledged.
 //   - Secrets (password, token, URL user info) never appear in errors or
 //     output.
+//   - The quota ledger is only read, never created nor written: looking
+//     cannot change what the workers may spend.
+//   - Nothing is drawn on a writer that is not a terminal, and the
+//     summary lines are the same with bars or without.
 //
 // # Failure handling
 //
@@ -40,6 +58,13 @@
 //     worker again, so with --wait its result is read from the outcome
 //     bucket, watching the key until the outcome is final or the wait
 //     times out.
+//   - When the ledger cannot be read (no bucket: workers with
+//     --local-quota; a NATS user not allowed to read it), the estimate
+//     says so once on the diagnostics writer and in its text, and takes
+//     the current window as unused. A read waits at most a second (a
+//     refused request is never answered), and a ledger that failed is
+//     not read again for 30 s, so that neither publishing nor the bars
+//     wait on it.
 //   - The run's error wraps [ErrIncomplete] when any command was malformed,
 //     failed to publish, or (with --wait) ended with a code other than
 //     SUCCESS or had no result before the timeout.

@@ -96,19 +96,33 @@ type entry struct {
 // loop, the acknowledgement loop, the reply subscription and the bucket
 // watchers.
 type publishRun struct {
-	cl   *Client
-	src  string
-	wait bool
+	cl    *Client
+	src   string
+	total int       // the source's Total
+	start time.Time // when Publish began
+	wait  bool
+	// disp draws the progress, nil when not drawn; est estimates when
+	// the last result comes, nil when nobody looks.
+	disp *display
+	est  *estimator
+	// stdout and stderr are the writers of results and notes: above the
+	// bars while they are drawn.
+	stdout, stderr io.Writer
 
 	mu      sync.Mutex        // protects every field below
 	entries map[string]*entry // by id
 	order   []string          // ids in input order
 	sum     Summary
-	dups    []string      // ids acknowledged as duplicates, to watch
-	open    int           // pending ids (when waiting)
-	acked   bool          // every publish was acknowledged or failed
-	done    chan struct{} // closed once acked and open is 0
-	closed  bool          // the summary was taken: late results are ignored
+	dups    []string       // ids acknowledged as duplicates, to watch
+	open    int            // pending ids (when waiting)
+	acked   bool           // every publish was acknowledged or failed
+	done    chan struct{}  // closed once acked and open is 0
+	closed  bool           // the summary was taken: late results are ignored
+	read    int            // commands read from the source, malformed ones included
+	byOp    map[string]int // distinct ids by operation
+	waiting map[string]int // pending ids by operation, duplicates not counted
+	lost    int            // ids whose first publish failed: no result comes
+	sent    bool           // publishing is over: every publish acknowledged or failed
 }
 
 // pubAck is a publish whose acknowledgement is awaited.
@@ -125,10 +139,23 @@ type pubAck struct {
 func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 	start := cl.cfg.Now()
 	r := &publishRun{
-		cl: cl, src: src.Name, wait: cl.cfg.Wait,
+		cl: cl, src: src.Name, total: src.Total, start: start, wait: cl.cfg.Wait,
 		entries: map[string]*entry{},
 		sum:     Summary{ByCode: map[string]int{}, Waited: cl.cfg.Wait},
 		done:    make(chan struct{}),
+		byOp:    map[string]int{},
+		waiting: map[string]int{},
+	}
+	if cl.cfg.Progress != nil {
+		r.disp = newDisplay(cl.cfg.Progress, r.wait, cl.cfg.ProgressEvery, cl.cfg.Now, false)
+	}
+	r.stderr = r.disp.above(cl.cfg.Stderr)
+	r.stdout = cl.cfg.Stdout
+	if r.disp != nil && sameTerminal(cl.cfg.Stdout, cl.cfg.Progress) {
+		r.stdout = r.disp.above(cl.cfg.Stdout)
+	}
+	if r.wait && (r.disp != nil || cl.cfg.OnEstimate != nil) {
+		r.est = newEstimator(cl.quota, cl.cfg.MaxRows, cl.cfg.CallTime, cl.cfg.Now, r.note)
 	}
 
 	var reply string
@@ -159,7 +186,7 @@ func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 	// reconnect watcher when the publisher is cleaned up right after the
 	// first publish.
 
-	stopProgress := r.startProgress(src.Total)
+	stopProgress := r.startProgress(ctx)
 	defer stopProgress() // a no-op when it already ran
 
 	// Acknowledgements are awaited in publish order by one goroutine; the
@@ -174,6 +201,9 @@ func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 	r.publishAll(ctx, src, reply, start, acks)
 	close(acks)
 	ackers.Wait()
+	r.mu.Lock()
+	r.sent = true
+	r.mu.Unlock()
 
 	if r.wait {
 		r.collect(ctx)
@@ -194,6 +224,7 @@ func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 // acknowledgement loop.
 func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, start time.Time, acks chan<- pubAck) {
 	generated := 0
+	seen := map[string]bool{} // operations given to the estimator
 	for c, err := range src.Commands {
 		if ctx.Err() != nil {
 			return
@@ -219,6 +250,12 @@ func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, s
 		if err != nil {
 			r.malformed(&LineError{Source: src.Name, Line: c.Line, Err: err})
 			continue
+		}
+		// The ledger is read before an operation's first publish, so
+		// that the estimate can tell the run's calls from earlier ones.
+		if r.est != nil && !seen[c.Op] {
+			seen[c.Op] = true
+			r.est.addOp(ctx, c.Op)
 		}
 		// Registered before the publish: the worker may answer before
 		// PublishMsgAsync even returns, and the result must find its id.
@@ -365,7 +402,7 @@ func (r *publishRun) watchKeys(ctx context.Context, kv jetstream.KeyValue, want 
 			}
 			res := *o.Result
 			res.ID = id
-			r.deliver(res)
+			r.deliver(res, false)
 			delete(want, e.Key())
 		}
 	}
@@ -393,12 +430,13 @@ func (r *publishRun) onResult(m *nats.Msg) {
 		r.note("unreadable result on the reply inbox: %v", err)
 		return
 	}
-	r.deliver(res)
+	r.deliver(res, true)
 }
 
 // deliver records and prints the first result of a pending id; later
-// ones (the worker is at-least-once) are ignored.
-func (r *publishRun) deliver(res contract.Result) {
+// ones (the worker is at-least-once) are ignored. inbox says it came on
+// the reply inbox, from a call of this run.
+func (r *publishRun) deliver(res contract.Result, inbox bool) {
 	line, err := json.Marshal(res)
 	if err != nil {
 		r.note("%s: result cannot be printed as JSON: %v", res.ID, err)
@@ -415,11 +453,21 @@ func (r *publishRun) deliver(res contract.Result) {
 		return
 	}
 	e.state = stateDone
+	if !e.watching {
+		r.waiting[e.op]--
+	}
 	r.sum.Results++
 	r.sum.ByCode[res.Code]++
 	r.open--
 	r.checkDone()
-	_, _ = r.cl.cfg.Stdout.Write(append(line, '\n'))
+	// Only the inbox's results count for the estimate: a duplicate's
+	// outcome was decided by a call of an earlier run. Observed under
+	// r.mu, so that the estimate sees commands waiting and calls
+	// answered as of one moment.
+	if inbox && r.est != nil {
+		r.est.observe(e.op, res)
+	}
+	_, _ = r.stdout.Write(append(line, '\n'))
 }
 
 // register records a command about to be published and reports whether
@@ -428,6 +476,7 @@ func (r *publishRun) deliver(res contract.Result) {
 func (r *publishRun) register(c Command, where string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.read++
 	if _, ok := r.entries[c.ID]; ok {
 		r.noteLocked("%s: id %s repeats an earlier command; JetStream drops it as a duplicate", where, c.ID)
 		return false
@@ -435,6 +484,8 @@ func (r *publishRun) register(c Command, where string) bool {
 	r.entries[c.ID] = &entry{op: c.Op}
 	r.order = append(r.order, c.ID)
 	r.sum.Commands++
+	r.byOp[c.Op]++
+	r.waiting[c.Op]++
 	r.open++
 	return true
 }
@@ -457,6 +508,7 @@ func (r *publishRun) ack(a pubAck, dup bool) {
 	}
 	if e.state == statePending && !e.watching {
 		e.watching = true
+		r.waiting[e.op]--
 		r.dups = append(r.dups, a.id)
 	}
 }
@@ -470,6 +522,10 @@ func (r *publishRun) failed(id, where string, first bool, err error) {
 	r.noteLocked("%s: publish %s: %v", where, id, err)
 	if e := r.entries[id]; first && e.state == statePending {
 		e.state = stateFailed
+		if !e.watching {
+			r.waiting[e.op]--
+		}
+		r.lost++
 		r.open--
 		r.checkDone()
 	}
@@ -479,6 +535,7 @@ func (r *publishRun) failed(id, where string, first bool, err error) {
 func (r *publishRun) malformed(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.read++
 	r.sum.Malformed++
 	r.noteLocked("%v", err)
 }
@@ -587,58 +644,8 @@ func (r *publishRun) note(format string, args ...any) {
 	r.noteLocked(format, args...)
 }
 
-// noteLocked writes a line to Stderr, over the progress line if any.
-// r.mu is held, so that lines never interleave.
+// noteLocked writes a line to Stderr, above the bars if any. r.mu is
+// held, so that lines never interleave.
 func (r *publishRun) noteLocked(format string, args ...any) {
-	w := r.cl.cfg.Stderr
-	if r.cl.cfg.Progress != nil {
-		_, _ = io.WriteString(w, "\r\x1b[K")
-	}
-	fmt.Fprintf(w, "enqueue: "+format+"\n", args...)
-}
-
-// startProgress rewrites the progress line every ProgressEvery until the
-// returned stop is called, which writes the final line; stop may be
-// called more than once.
-func (r *publishRun) startProgress(total int) (stop func()) {
-	w := r.cl.cfg.Progress
-	if w == nil {
-		return func() {}
-	}
-	line := func() {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		n := r.sum.Published + r.sum.Duplicates
-		s := fmt.Sprintf("\r%d published", n)
-		if total > 0 {
-			s = fmt.Sprintf("\r%d/%d published", n, total)
-		}
-		if r.wait {
-			s += fmt.Sprintf(", %d results", r.sum.Results)
-		}
-		_, _ = io.WriteString(w, s)
-	}
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(r.cl.cfg.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				line()
-			case <-quit:
-				line()
-				_, _ = io.WriteString(w, "\n")
-				return
-			}
-		}
-	})
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(quit)
-			wg.Wait()
-		})
-	}
+	fmt.Fprintf(r.stderr, "enqueue: "+format+"\n", args...)
 }

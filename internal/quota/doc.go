@@ -17,7 +17,9 @@
 // Local keeps the ledger in memory, for one process. Shared keeps it in a
 // JetStream key-value bucket that every replica uses: one key per
 // operation and window ("op.<Op>.<window start, unix seconds>"), holding
-// the calls granted and whether the API answered OUT_OF_LIMIT.
+// the calls granted and whether the API answered OUT_OF_LIMIT. Reader
+// reads that ledger for tools that only look (enqueue's estimate): it
+// never creates the bucket nor writes a key.
 //
 // Night hours and per-operation overrides are read by package tariff,
 // the one parser the sandbox service uses too; an override for an

@@ -313,11 +313,20 @@ func (q *Shared) get(ctx context.Context, k string, now time.Time) (entry, uint6
 	case err != nil:
 		return entry{}, 0, fmt.Errorf("quota: read %s: %w", k, err)
 	}
-	var v entry
-	if err := json.Unmarshal(e.Value(), &v); err != nil {
-		return entry{}, 0, fmt.Errorf("quota: %s holds %q: %w", k, e.Value(), err)
+	v, err := decodeEntry(k, e.Value())
+	if err != nil {
+		return entry{}, 0, err
 	}
 	return v, e.Revision(), nil
+}
+
+// decodeEntry reads the value of ledger key k.
+func decodeEntry(k string, value []byte) (entry, error) {
+	var v entry
+	if err := json.Unmarshal(value, &v); err != nil {
+		return entry{}, fmt.Errorf("quota: %s holds %q: %w", k, value, err)
+	}
+	return v, nil
 }
 
 // put writes a key if it is still at revision rev (0: if it does not
