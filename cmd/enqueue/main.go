@@ -171,7 +171,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if c.MaxPending < 1 {
 		return cfg, fmt.Errorf("enqueue: --max-pending %d: want at least 1", c.MaxPending)
 	}
-	if c.Quota, err = q.config(); err != nil {
+	if c.Quota, err = q.config(c); err != nil {
 		return cfg, err
 	}
 	if c.CallTime < 0 {

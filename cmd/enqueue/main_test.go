@@ -143,10 +143,10 @@ func TestParseConfig(t *testing.T) {
 				require.Empty(t, q.Limits.Override)
 			},
 		},
-		{name: "bad night", args: append([]string{"--night", "25-03"}, edit...), wantErr: "--night: quota: night hours"},
+		{name: "bad night", args: append([]string{"--night", "25-03"}, edit...), wantErr: "--night: night hours"},
 		{name: "bad time zone", args: append([]string{"--quota-tz", "Mars/Olympus"}, edit...), wantErr: "--quota-tz"},
 		{name: "guard too long", args: append([]string{"--quota-window", "2s", "--quota-guard", "1s"}, edit...), wantErr: "guard 1s is too long"},
-		{name: "bad limit", args: append([]string{"--limit", "ClientUserEdit"}, edit...), wantErr: `want Operation=count, got "ClientUserEdit"`},
+		{name: "bad limit", args: append([]string{"--limit", "ClientUserEdit"}, edit...), wantErr: `want Op=n or *=n`},
 		{name: "limit of an unknown operation", args: append([]string{"--limit", "Nope=3"}, edit...), wantErr: `unknown operation "Nope"`},
 		{name: "no rows", args: append([]string{"--max-rows", "ClientUserEdit=0"}, edit...), wantErr: "--max-rows ClientUserEdit=0: want at least 1"},
 		{name: "negative call time", args: append([]string{"--call-time", "-1s"}, edit...), wantErr: "--call-time -1s"},

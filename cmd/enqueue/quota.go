@@ -3,15 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
 	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 // quotaFlagNames are the flags of the estimate, which only publishing
@@ -25,21 +22,21 @@ type quotaSettings struct {
 	window, guard time.Duration
 	reserve       float64
 	tz, night     string
-	limits        opCounts
+	limits        tariff.LimitFlag
+	maxRows       tariff.LimitFlag
 }
 
 // quotaFlags defines the flags of the estimate on fs; MaxRows and
 // CallTime go straight to c.
 func quotaFlags(fs *flag.FlagSet, c *enqueue.Config) *quotaSettings {
-	q := &quotaSettings{limits: opCounts{}}
-	c.MaxRows = map[string]int{}
+	q := &quotaSettings{}
 	fs.DurationVar(&q.window, "quota-window", time.Hour, "the workers' quota window `length` (their --quota-window), for the estimate")
 	fs.DurationVar(&q.guard, "quota-guard", 2*time.Second, "the workers' call-free `interval` at each window edge (their --quota-guard)")
 	fs.Float64Var(&q.reserve, "quota-reserve", 0.1, "the workers' `share` of each limit left to other clients (their --quota-reserve)")
 	fs.StringVar(&q.tz, "quota-tz", "Europe/Moscow", "the account's time `zone` (the workers' --quota-tz)")
 	fs.StringVar(&q.night, "night", "", "the workers' night `hours` HH-HH, which use the night limits (their --night)")
-	fs.Var(q.limits, "limit", "`Op=calls` per window overriding the catalogue, repeatable, *=n for all (the workers' --limit)")
-	fs.Var(opCounts(c.MaxRows), "max-rows", "`Op=rows` per call where the workers' config sets max_rows below the catalogue's, repeatable")
+	fs.Var(&q.limits, "limit", "`Op=calls` per window overriding the catalogue, repeatable, *=n for all (the workers' --limit)")
+	fs.Var(&q.maxRows, "max-rows", "`Op=rows` per call where the workers' config sets max_rows below the catalogue's, repeatable")
 	fs.DurationVar(&c.CallTime, "call-time", 0, "the API's `time` per call of one operation, for the estimate; 0: none")
 	for _, name := range quotaFlagNames {
 		if env := envName(name); env != "" {
@@ -51,19 +48,24 @@ func quotaFlags(fs *flag.FlagSet, c *enqueue.Config) *quotaSettings {
 }
 
 // config returns the quota the flags describe, checked as a worker
-// checks its own.
-func (q *quotaSettings) config() (quota.Config, error) {
+// checks its own; the --max-rows pairs go to c.
+func (q *quotaSettings) config(c *enqueue.Config) (quota.Config, error) {
 	loc, err := time.LoadLocation(q.tz)
 	if err != nil {
 		return quota.Config{}, fmt.Errorf("enqueue: --quota-tz: %w", err)
 	}
-	night, err := quota.ParseNight(q.night)
+	night, err := tariff.ParseNight(q.night)
 	if err != nil {
 		return quota.Config{}, fmt.Errorf("enqueue: --night: %w", err)
 	}
 	reserve := q.reserve
 	if reserve == 0 {
 		reserve = -1 // an explicit 0 means no reserve, as for the worker
+	}
+	for _, m := range []tariff.LimitFlag{q.limits, q.maxRows} {
+		if err := tariff.CheckLimits(m, func(op string) bool { _, ok := catalog.Lookup(op); return ok }); err != nil {
+			return quota.Config{}, fmt.Errorf("enqueue: %w", err)
+		}
 	}
 	cfg := quota.Config{
 		Windows: quota.Windows{Length: q.window, Guard: q.guard, Location: loc, Night: night},
@@ -72,33 +74,6 @@ func (q *quotaSettings) config() (quota.Config, error) {
 	if _, err := quota.NewReader(quota.ReaderConfig{Config: cfg}); err != nil {
 		return quota.Config{}, fmt.Errorf("enqueue: %w", err)
 	}
+	c.MaxRows = q.maxRows
 	return cfg, nil
-}
-
-// opCounts is a repeatable Op=N flag (comma-separated pairs too), the
-// form of the worker's --limit.
-type opCounts map[string]int
-
-func (o opCounts) String() string {
-	parts := make([]string, 0, len(o))
-	for _, k := range slices.Sorted(maps.Keys(o)) {
-		parts = append(parts, k+"="+strconv.Itoa(o[k]))
-	}
-	return strings.Join(parts, ",")
-}
-
-func (o opCounts) Set(s string) error {
-	for part := range strings.SplitSeq(s, ",") {
-		op, n, ok := strings.Cut(strings.TrimSpace(part), "=")
-		op = strings.TrimSpace(op)
-		v, err := strconv.Atoi(strings.TrimSpace(n))
-		if !ok || op == "" || err != nil || v < 0 {
-			return fmt.Errorf("want Operation=count, got %q", part)
-		}
-		if _, known := catalog.Lookup(op); !known && op != "*" {
-			return fmt.Errorf("unknown operation %q", op)
-		}
-		o[op] = v
-	}
-	return nil
 }

@@ -341,7 +341,9 @@ func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	q, err := quota.NewShared(ctx, quota.SharedConfig{Config: cfg.Quota.limiterConfig(), JetStream: js, Replicas: cfg.Worker.Replicas})
+	// Read only: looking at the ledger never creates the bucket nor
+	// writes a key.
+	q, err := quota.NewReader(quota.ReaderConfig{Config: cfg.Quota.limiterConfig(), JetStream: js})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/onec-connect/connect-bridge/internal/quota"
+	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
 func TestForecast(t *testing.T) {
@@ -15,7 +16,7 @@ func TestForecast(t *testing.T) {
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC) // a window's start
 	flat := func(n int) func(string, time.Time) int { return func(string, time.Time) int { return n } }
 	// Day 225 an hour, night (22-06) 1125, as ClientUserEdit with the reserve.
-	night, err := quota.ParseNight("22-06")
+	night, err := tariff.ParseNight("22-06")
 	require.NoError(t, err)
 	dayNight := func(_ string, s time.Time) int {
 		if night.Contains(s.Hour()) {

@@ -24,6 +24,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 	"github.com/onec-connect/connect-bridge/internal/worker"
@@ -131,7 +132,7 @@ func TestEstimateKnowsTheQuota(t *testing.T) {
 	nc, err := natsconn.Connect(natsconn.ConnFlags{Server: world.url})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &proctest.Buffer{}, &proctest.Buffer{}
 	cl, err := enqueue.New(nc, enqueue.Config{
 		Wait: true, Timeout: time.Minute, Stdout: stdout, Stderr: stderr,
 		Quota:         world.quota,
@@ -265,7 +266,7 @@ func TestEstimateLedgerNotAllowed(t *testing.T) {
 	nc, err := natsconn.Connect(natsconn.ConnFlags{Server: srv.ClientURL(), User: "producer", Password: "producer"})
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	stderr := &syncBuffer{}
+	stderr := &proctest.Buffer{}
 	estimates := make(chan enqueue.Estimate, 1)
 	cl, err := enqueue.New(nc, enqueue.Config{Wait: true, Timeout: 300 * time.Millisecond, Stderr: stderr, EstimateEvery: 10 * time.Millisecond,
 		OnEstimate: func(e enqueue.Estimate) {

@@ -18,41 +18,12 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 )
 
 // TestMain fails the run if a test leaves a goroutine behind.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use: results are
-// written from the reply subscription's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex // protects b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the non-empty lines written.
-func (s *syncBuffer) lines() []string {
-	var out []string
-	for l := range strings.SplitSeq(s.String(), "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // bundle is one test's JetStream server, set up as the worker would set it
@@ -64,8 +35,8 @@ type bundle struct {
 	cmds   jetstream.Stream
 	res    jetstream.Stream
 	kv     jetstream.KeyValue
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *proctest.Buffer
+	stderr *proctest.Buffer
 }
 
 // setup starts an embedded JetStream server with the command stream
@@ -91,7 +62,7 @@ func setup(t *testing.T) *bundle {
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: contract.OutcomeBucket})
 	require.NoError(t, err)
 	return &bundle{url: srv.ClientURL(), nc: nc, js: js, cmds: cmds, res: res, kv: kv,
-		stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+		stdout: &proctest.Buffer{}, stderr: &proctest.Buffer{}}
 }
 
 // client returns a client on its own connection, printing to the

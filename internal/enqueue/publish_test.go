@@ -17,6 +17,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 )
 
 func TestPublishArgs(t *testing.T) {
@@ -115,7 +116,7 @@ func TestPublishFile(t *testing.T) {
 			t.Cleanup(func() { _ = closer.Close() })
 			require.Equal(t, 7, src.Total)
 
-			progress := &syncBuffer{}
+			progress := &proctest.Buffer{}
 			cl := b.client(t, enqueue.Config{Format: tc.format, Progress: progress})
 			sum, err := cl.Publish(testContext(t), src)
 			require.ErrorIs(t, err, enqueue.ErrIncomplete)
@@ -250,7 +251,7 @@ func TestWait(t *testing.T) {
 
 			// One line per id although the worker replied twice.
 			var got []contract.Result
-			for _, l := range b.stdout.lines() {
+			for _, l := range b.stdout.Lines() {
 				var r contract.Result
 				require.NoError(t, json.Unmarshal([]byte(l), &r), l)
 				got = append(got, r)
@@ -293,7 +294,7 @@ func TestWaitDuplicate(t *testing.T) {
 		first := b.client(t, enqueue.Config{Wait: true})
 		_, err := first.Publish(testContext(t), args(t, false, "ClientUserEdit", `{"id":"d-1"}`))
 		require.NoError(t, err)
-		b.stdout = &syncBuffer{}
+		b.stdout = &proctest.Buffer{}
 
 		again := b.client(t, enqueue.Config{Wait: true})
 		sum, err := again.Publish(testContext(t), args(t, false, "ClientUserEdit", `{"id":"d-1"}`))
@@ -301,7 +302,7 @@ func TestWaitDuplicate(t *testing.T) {
 		require.Equal(t, 1, sum.Duplicates)
 		require.Equal(t, 0, sum.Published)
 		require.Equal(t, map[string]int{"SUCCESS": 1}, sum.ByCode)
-		lines := b.stdout.lines()
+		lines := b.stdout.Lines()
 		require.Len(t, lines, 1)
 		require.Contains(t, lines[0], `"id":"d-1"`)
 		require.Len(t, seen, 1, "the worker saw the command once")
@@ -340,7 +341,7 @@ func TestWaitDuplicate(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("Publish did not return")
 		}
-		lines := b.stdout.lines()
+		lines := b.stdout.Lines()
 		require.Len(t, lines, 1)
 		require.Contains(t, lines[0], `"batch":"b-7"`)
 	})
@@ -374,7 +375,7 @@ func TestWaitRepeatedID(t *testing.T) {
 	require.Equal(t, 1, sum.Commands)
 	require.Equal(t, 1, sum.Published)
 	require.Equal(t, 1, sum.Duplicates)
-	require.Len(t, b.stdout.lines(), 1)
+	require.Len(t, b.stdout.Lines(), 1)
 	require.Contains(t, b.stderr.String(), "in:2 ClientUserEdit: id rep-1 repeats an earlier command")
 	require.Len(t, seen, 1)
 }
@@ -396,7 +397,7 @@ func TestWaitManyCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 500, sum.Results)
 	var got []string
-	for _, l := range b.stdout.lines() {
+	for _, l := range b.stdout.Lines() {
 		var r contract.Result
 		require.NoError(t, json.Unmarshal([]byte(l), &r))
 		got = append(got, r.ID)

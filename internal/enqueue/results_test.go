@@ -77,7 +77,7 @@ func TestResults(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, errOut := &syncBuffer{}, &syncBuffer{}
+			out, errOut := &proctest.Buffer{}, &proctest.Buffer{}
 			nc, err := natsconn.Connect(natsconn.ConnFlags{Server: b.url})
 			require.NoError(t, err)
 			t.Cleanup(nc.Close)
@@ -93,7 +93,7 @@ func TestResults(t *testing.T) {
 			require.Equal(t, tc.wantCodes, sum.ByCode)
 			require.Equal(t, tc.wantMissing, sum.Missing)
 			var ids []string
-			for _, l := range out.lines() {
+			for _, l := range out.Lines() {
 				var r contract.Result
 				require.NoError(t, json.Unmarshal([]byte(l), &r))
 				ids = append(ids, r.ID)
@@ -122,12 +122,12 @@ func TestResultsOfPublishedCommands(t *testing.T) {
 	require.NoError(t, err)
 
 	for _, op := range []string{"ClientUserEdit", ""} {
-		out := &syncBuffer{}
+		out := &proctest.Buffer{}
 		lookup, err := enqueue.New(b.nc, enqueue.Config{Stdout: out})
 		require.NoError(t, err)
 		_, err = lookup.Results(testContext(t), op, []string{"p-1"})
 		require.NoError(t, err, "op %q", op)
-		require.Len(t, out.lines(), 1)
+		require.Len(t, out.Lines(), 1)
 		require.Contains(t, out.String(), `"id":"p-1","op":"ClientUserEdit","code":"SUCCESS"`)
 	}
 }

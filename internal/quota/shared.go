@@ -397,20 +397,3 @@ func (s Status) Remaining() int {
 	return max(0, s.Limit-s.Used)
 }
 
-// Status reads the ledger of ops in the window holding now.
-func (q *Shared) Status(ctx context.Context, ops []string, now time.Time) ([]Status, error) {
-	start := q.w.Start(now)
-	out := make([]Status, 0, len(ops))
-	for _, op := range ops {
-		limit, err := q.l.For(op, q.w.IsNight(now), q.w.Length)
-		if err != nil {
-			return nil, err
-		}
-		cur, _, err := q.get(ctx, key(op, start), now)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Status{Op: op, Limit: limit, Used: cur.Used, Exhausted: cur.Exhausted, Reset: start.Add(q.w.Length)})
-	}
-	return out, nil
-}

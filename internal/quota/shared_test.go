@@ -108,7 +108,9 @@ func TestSharedStateIsSeenByEveryReplica(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, g.OK)
 
-	st, err := c.Status(ctx, []string{"ClientUserEdit", "ServiceRequestAdd"}, mid)
+	r, err := quota.NewReader(quota.ReaderConfig{Config: sharedConfig(jsC, 5).Config, JetStream: jsC})
+	require.NoError(t, err)
+	st, err := r.Status(ctx, []string{"ClientUserEdit", "ServiceRequestAdd"}, mid)
 	require.NoError(t, err)
 	require.Equal(t, quota.Status{Op: "ClientUserEdit", Limit: 5, Used: 5, Reset: st[0].Reset}, st[0])
 	require.True(t, st[1].Exhausted)
@@ -172,9 +174,12 @@ func TestSharedRecreatesADeletedBucket(t *testing.T) {
 	require.Equal(t, 1, g.Used)
 
 	require.NoError(t, js.DeleteKeyValue(ctx, quota.DefaultBucket))
-	g, err = q.Take(ctx, "ClientUserEdit", mid.Add(time.Second))
-	require.NoError(t, err, "the bucket is created again")
-	require.True(t, g.OK)
+	// The bucket is created again; its stream may need a moment to answer,
+	// as a lane would see (it asks again a second later).
+	require.Eventually(t, func() bool {
+		g, err = q.Take(ctx, "ClientUserEdit", mid.Add(time.Second))
+		return err == nil && g.OK
+	}, 10*time.Second, 50*time.Millisecond, "the bucket is created again")
 	require.Equal(t, 1, g.Used, "the deleted ledger's calls are lost with it")
 	_, err = js.KeyValue(ctx, quota.DefaultBucket)
 	require.NoError(t, err)
