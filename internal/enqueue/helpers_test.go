@@ -1,10 +1,8 @@
 package enqueue_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 

@@ -12,6 +12,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 )
 
 // storeResult keeps res as the worker does: a final outcome in the bucket
