@@ -396,4 +396,3 @@ func (s Status) Remaining() int {
 	}
 	return max(0, s.Limit-s.Used)
 }
-
