@@ -17,7 +17,7 @@ endif
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build the three binaries into bin/
+build: ## build the binaries (worker, enqueue, connect-emulator, bench, demo) into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 test: ## run every test (race detector on); narrow with T=<regexp> PKG=<packages>
