@@ -42,9 +42,10 @@ func (cfg Config) Validate() error {
 type Local struct {
 	rules
 
-	mu sync.Mutex // protects ops, account
-	// ops is the ledger of the current window per operation.
-	ops map[string]*ledger
+	mu sync.Mutex // protects ops, shares, account
+	// ops is the ledger of the current window per operation; shares per
+	// share and operation ("<share>.<op>").
+	ops, shares map[string]*ledger
 	// account counts every operation's calls for the account cap.
 	account ledger
 }
@@ -68,7 +69,7 @@ func NewLocal(cfg Config) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Local{rules: r, ops: map[string]*ledger{}}, nil
+	return &Local{rules: r, ops: map[string]*ledger{}, shares: map[string]*ledger{}}, nil
 }
 
 // Windows returns the calendar in effect, defaults applied.
@@ -77,19 +78,39 @@ func (q *Local) Windows() Windows { return q.w }
 // Take asks for one call of op at now. It never blocks. The grant rule
 // (see rule.go) is applied under one lock, so both counts are checked
 // and both are incremented at once.
-func (q *Local) Take(_ context.Context, op string, now time.Time) (Grant, error) {
+func (q *Local) Take(ctx context.Context, op string, now time.Time) (Grant, error) {
+	return q.take(op, nil, now)
+}
+
+// TakeShare asks for one call of op at now from share s: within the
+// operation's limit, and within s's part of it.
+func (q *Local) TakeShare(_ context.Context, op string, s Share, now time.Time) (Grant, error) {
+	if err := validShare(s); err != nil {
+		return Grant{}, err
+	}
+	return q.take(op, &s, now)
+}
+
+func (q *Local) take(op string, s *Share, now time.Time) (Grant, error) {
 	req, done, err := q.begin(op, now)
 	if done {
 		return req.g, err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	led := q.ledger(op, req.g.Start)
+	led := q.ledger(q.ops, op, req.g.Start)
 	q.account.roll(req.g.Start)
-	if !led.room(req.g.Limit) || !req.accountRoom(q.account.Used) {
+	var part *ledger
+	if s != nil {
+		part = q.ledger(q.shares, s.Name+"."+op, req.g.Start)
+	}
+	if !led.room(req.g.Limit) || part != nil && !part.room(s.limit(req.g.Limit)) || !req.accountRoom(q.account.Used) {
 		return req.denied(led.Used), nil
 	}
 	led.Used++
+	if part != nil {
+		part.Used++
+	}
 	q.account.Used++
 	return req.granted(led.Used), nil
 }
@@ -100,17 +121,17 @@ func (q *Local) Exhausted(_ context.Context, op string, now time.Time) error {
 	start := q.w.Start(now)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.ledger(op, start).Exhausted = true
+	q.ledger(q.ops, op, start).Exhausted = true
 	return nil
 }
 
-// ledger returns op's ledger of the window starting at start. Callers
-// hold q.mu.
-func (q *Local) ledger(op string, start time.Time) *ledger {
-	led := q.ops[op]
+// ledger returns the ledger of name in m for the window starting at
+// start. Callers hold q.mu.
+func (q *Local) ledger(m map[string]*ledger, name string, start time.Time) *ledger {
+	led := m[name]
 	if led == nil {
 		led = &ledger{}
-		q.ops[op] = led
+		m[name] = led
 	}
 	led.roll(start)
 	return led

@@ -1,7 +1,10 @@
 package quota
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -17,6 +20,11 @@ import (
 //     else not before the next window.
 //  4. A grant counts one call on both the operation and the account, or
 //     on neither.
+//
+// A take of a share (TakeShare: a part of the operation's limit kept for
+// one kind of caller, the change feeds) checks one count more, between
+// steps 2 and 3: the share's own, below its part of the limit. Its grant
+// counts on the operation, the share and the account, or on none.
 
 // rules are what a limiter grants by: its calendar and limits, defaults
 // applied.
@@ -63,6 +71,35 @@ func (r rules) begin(op string, now time.Time) (req request, done bool, err erro
 		return req, true, nil
 	}
 	return req, false, nil
+}
+
+// Share names a part of each operation's limit kept for one kind of
+// caller: at most Part of the limit (0 < Part ≤ 1) goes to takes of the
+// share, counted apart under Name, so that the rest stays for the others.
+type Share struct {
+	Name string
+	Part float64
+}
+
+// validShare reports what is wrong with s.
+func validShare(s Share) error {
+	switch {
+	case s.Name == "" || strings.ContainsAny(s.Name, ".*> \t"):
+		return fmt.Errorf("quota: share name %q: want a plain token", s.Name)
+	case !(s.Part > 0 && s.Part <= 1):
+		return fmt.Errorf("quota: share %s: part %v, want more than 0 and at most 1", s.Name, s.Part)
+	}
+	return nil
+}
+
+// shareLimit is the share's calls of a window whose limit is limit: its
+// part, rounded down, and at least one while the limit has any.
+func (s Share) limit(limit int) int {
+	n := int(math.Floor(float64(limit) * s.Part))
+	if limit > 0 && n < 1 {
+		n = 1
+	}
+	return n
 }
 
 // room is step 2: whether the operation's window, counted in e, has a

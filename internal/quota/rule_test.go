@@ -20,13 +20,18 @@ import (
 // limiter is what Local and Shared have in common.
 type limiter interface {
 	Take(ctx context.Context, op string, now time.Time) (quota.Grant, error)
+	TakeShare(ctx context.Context, op string, s quota.Share, now time.Time) (quota.Grant, error)
 	Exhausted(ctx context.Context, op string, now time.Time) error
 }
+
+// feeds is the share of the change feeds in these scenarios: half.
+var feeds = quota.Share{Name: "feeds", Part: 0.5}
 
 // step is one request of a scenario and its expected answer.
 type step struct {
 	op        string
 	exhausted bool // record OUT_OF_LIMIT instead of taking
+	share     bool // take from the feeds' share
 	at        time.Duration
 	ok        bool
 	used      int
@@ -80,6 +85,28 @@ func TestGrantRule(t *testing.T) {
 			{op: "ClientUserEdit", at: mid, ok: true, used: 2},
 			{op: "ClientUserEdit", at: mid, used: 2, retryAt: next},
 		}},
+		{"a share takes at most its part, and the rest stays for the others", 0, []step{
+			{op: "ServiceRequestAdd", share: true, at: mid, ok: true, used: 1},
+			{op: "ServiceRequestAdd", share: true, at: mid, ok: true, used: 2},
+			{op: "ServiceRequestAdd", share: true, at: mid, ok: true, used: 3},
+			{op: "ServiceRequestAdd", share: true, at: mid, ok: true, used: 4},
+			{op: "ServiceRequestAdd", share: true, at: mid, ok: true, used: 5},
+			{op: "ServiceRequestAdd", share: true, at: mid, used: 5, retryAt: next},
+			{op: "ServiceRequestAdd", at: mid, ok: true, used: 6},
+			{op: "ServiceRequestAdd", share: true, at: time.Hour + mid, ok: true, used: 1},
+		}},
+		{"a share counts on the operation and the account", 3, []step{
+			{op: "ClientUserEdit", share: true, at: mid, ok: true, used: 1},
+			{op: "ClientUserEdit", share: true, at: mid, used: 1, retryAt: next},
+			{op: "ClientUserEdit", at: mid, ok: true, used: 2},
+			{op: "ServiceRequestAdd", share: true, at: mid, ok: true, used: 1},
+			{op: "ServiceRequestAdd", share: true, at: mid, used: 1, retryAt: next},
+		}},
+		{"a spent operation takes nothing from a share", 0, []step{
+			{op: "ClientUserEdit", at: mid, ok: true, used: 1},
+			{op: "ClientUserEdit", at: mid, ok: true, used: 2},
+			{op: "ClientUserEdit", share: true, at: mid, used: 2, retryAt: next},
+		}},
 		{"guard intervals count nothing", 1, []step{
 			{op: "ClientUserEdit", at: 0, retryAt: 2 * time.Second},
 			{op: "ClientUserEdit", at: time.Hour - time.Second, retryAt: next},
@@ -123,7 +150,13 @@ func TestGrantRule(t *testing.T) {
 						require.NoError(t, q.Exhausted(t.Context(), s.op, now))
 						continue
 					}
-					g, err := q.Take(t.Context(), s.op, now)
+					take := q.Take
+					if s.share {
+						take = func(ctx context.Context, op string, now time.Time) (quota.Grant, error) {
+							return q.TakeShare(ctx, op, feeds, now)
+						}
+					}
+					g, err := take(t.Context(), s.op, now)
 					require.NoError(t, err, "step %d", i)
 					require.Equal(t, s.ok, g.OK, "step %d: %s", i, s.op)
 					if s.ok {

@@ -151,6 +151,12 @@ func key(op string, start time.Time) string {
 	return "op." + op + "." + strconv.FormatInt(start.Unix(), 10)
 }
 
+// shareKey is the ledger key of a share of op in the window starting at
+// start.
+func shareKey(share, op string, start time.Time) string {
+	return "share." + share + "." + op + "." + strconv.FormatInt(start.Unix(), 10)
+}
+
 // accountKey is the key of the per-account cap.
 func accountKey(start time.Time) string { return "account." + strconv.FormatInt(start.Unix(), 10) }
 
@@ -169,6 +175,22 @@ func accountKey(start time.Time) string { return "account." + strconv.FormatInt(
 // two writes loses is the first: one call of the account's wide cap
 // rather than one of an operation's narrow limit.
 func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, error) {
+	return q.take(ctx, op, nil, now)
+}
+
+// TakeShare asks for one call of op at now from share s: within the
+// operation's limit, and within s's part of it, counted on the key
+// share.<s.Name>.<op>.<window> beside the operation's. The share's call is
+// taken after the operation's key was read and before the account's,
+// and given back when a later step fails.
+func (q *Shared) TakeShare(ctx context.Context, op string, s Share, now time.Time) (Grant, error) {
+	if err := validShare(s); err != nil {
+		return Grant{}, err
+	}
+	return q.take(ctx, op, &s, now)
+}
+
+func (q *Shared) take(ctx context.Context, op string, s *Share, now time.Time) (Grant, error) {
 	req, done, err := q.begin(op, now)
 	if done {
 		return req.g, err
@@ -186,11 +208,35 @@ func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, err
 		q.markSpent(op, start)
 		return req.denied(cur.Used), nil
 	}
+	// taken are the keys counted so far, given back if a later step fails.
+	var taken []string
+	giveBack := func() {
+		for _, t := range taken {
+			q.giveBack(ctx, t, now)
+		}
+	}
+	if s != nil {
+		sk := shareKey(s.Name, op, start)
+		ok, _, err := q.increment(ctx, sk, s.limit(req.g.Limit), now, nil)
+		switch {
+		case errors.Is(err, ErrBusy):
+			return req.busy(now), nil
+		case err != nil:
+			return req.g, err
+		case !ok:
+			return req.denied(cur.Used), nil
+		}
+		taken = append(taken, sk)
+	}
 	if req.cap > 0 {
 		if q.accountSpent(start) {
+			giveBack()
 			return req.denied(cur.Used), nil
 		}
 		ok, _, err := q.increment(ctx, accountKey(start), req.cap, now, nil)
+		if err != nil || !ok {
+			giveBack()
+		}
 		switch {
 		case errors.Is(err, ErrBusy):
 			return req.busy(now), nil
@@ -200,12 +246,11 @@ func (q *Shared) Take(ctx context.Context, op string, now time.Time) (Grant, err
 			q.markAccountSpent(start)
 			return req.denied(cur.Used), nil
 		}
+		taken = append(taken, accountKey(start))
 	}
 	ok, used, err := q.increment(ctx, k, req.g.Limit, now, &seen{cur, rev})
 	if err != nil || !ok {
-		if req.cap > 0 {
-			q.giveBack(ctx, accountKey(start), now)
-		}
+		giveBack()
 	}
 	switch {
 	case errors.Is(err, ErrBusy):
