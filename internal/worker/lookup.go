@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/batcher"
 
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/lastmsg"
 )
 
 // outcomeStore is the outcome bucket as the lanes use it: natsOutcomes,
@@ -38,10 +37,6 @@ func (o natsOutcomes) markSent(ctx context.Context, op, batch string, items []ba
 	return o.w.markSent(ctx, op, batch, items)
 }
 
-// maxLookup is the most keys one lookup request asks for; the server
-// answers at most 1024.
-const maxLookup = 256
-
 // record is what the outcome bucket holds for one command.
 type record struct {
 	outcome  contract.Outcome
@@ -49,89 +44,34 @@ type record struct {
 }
 
 // lookupMany reads the outcome records of entries' commands in one
-// request per maxLookup keys: a JetStream direct get of the last message
-// of many subjects at once ("multi_last"). Commands without a record —
-// nearly all of them — cost nothing in the answer. The result has one
-// element per entry, nil where there is no record.
+// request per lastmsg.MaxSubjects keys (see package lastmsg). Commands
+// without a record — nearly all of them — cost nothing in the answer. The
+// result has one element per entry, nil where there is no record.
 func (w *Worker) lookupMany(ctx context.Context, entries []*entry) ([]*record, error) {
-	out := make([]*record, len(entries))
-	for lo := 0; lo < len(entries); lo += maxLookup {
-		hi := min(lo+maxLookup, len(entries))
-		if err := w.lookupChunk(ctx, entries[lo:hi], out[lo:hi]); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func (w *Worker) lookupChunk(ctx context.Context, entries []*entry, out []*record) error {
 	subjects := make([]string, len(entries))
-	index := make(map[string]int, len(entries))
 	for i, e := range entries {
 		subjects[i] = w.kvSubject(contract.OutcomeKey(e.op, e.cmd.ID))
-		index[subjects[i]] = i
 	}
-	req, err := json.Marshal(struct {
-		MultiLast []string `json:"multi_last"`
-		Batch     int      `json:"batch"`
-	}{subjects, len(subjects)})
+	got, err := lastmsg.Get(ctx, w.nc, w.kvStream, subjects)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("look outcomes up: %w", err)
 	}
-	inbox := w.nc.NewInbox()
-	// A channel sized for one answer (a record per key and the end-of-batch
-	// status), not the client's default of 64K messages: it is made for
-	// every chunk of commands fetched.
-	answers := make(chan *nats.Msg, len(entries)+2)
-	sub, err := w.nc.ChanSubscribe(inbox, answers)
-	if err != nil {
-		return fmt.Errorf("look outcomes up: %w", err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := w.nc.PublishRequest("$JS.API.DIRECT.GET."+w.kvStream, inbox, req); err != nil {
-		return fmt.Errorf("look outcomes up: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
-	defer cancel()
-	for {
-		var m *nats.Msg
-		select {
-		case m = <-answers:
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("look outcomes up: no answer from the bucket within %s", natsTimeout)
-			}
-			return fmt.Errorf("look outcomes up: %w", ctx.Err())
-		}
-		if len(m.Data) == 0 && m.Header != nil && m.Header.Get("Status") != "" {
-			switch m.Header.Get("Status") {
-			case "204": // end of the batch
-				return nil
-			case "404": // none of the keys has a record
-				return nil
-			case "503":
-				return fmt.Errorf("look outcomes up: %w", nats.ErrNoResponders)
-			default:
-				return fmt.Errorf("look outcomes up: status %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
-			}
-		}
-		i, ok := index[m.Header.Get("Nats-Subject")]
-		if !ok {
+	out := make([]*record, len(entries))
+	for i, subject := range subjects {
+		m, ok := got[subject]
+		if !ok || m.Deleted {
 			continue
 		}
-		if op := m.Header.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			continue
-		}
-		rev, _ := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
 		o, err := contract.DecodeOutcome(m.Data)
 		if err != nil {
 			// Not a record this worker wrote: it says nothing about the
 			// command, which goes on as new.
-			w.log.Warn().Err(err).Str("subject", m.Header.Get("Nats-Subject")).Msg("unreadable outcome record ignored")
+			w.log.Warn().Err(err).Str("subject", subject).Msg("unreadable outcome record ignored")
 			continue
 		}
-		out[i] = &record{outcome: o, revision: rev}
+		out[i] = &record{outcome: o, revision: m.Seq}
 	}
+	return out, nil
 }
 
 // answer turns a command's record into its final result, if the record
