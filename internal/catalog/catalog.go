@@ -30,6 +30,7 @@ const (
 	// ChangeRead operations read a directory and take an optional
 	// ChangedFrom (xs:dateTime): only objects changed since then come back,
 	// deleted ones with Deleted=true. The caller keeps its own watermark.
+	// Operation.ChangedFrom says how sure that is.
 	ChangeRead
 	// Read operations read reference data, filtered lists or one object.
 	Read
@@ -150,6 +151,17 @@ type Operation struct {
 	// Results are the known result column names of a read, in the
 	// recorded order; nil where the notes do not give them.
 	Results []string
+	// ChangedFrom says how sure the catalogue is that the read takes
+	// ChangedFrom and answers with the objects changed at or after it,
+	// deleted ones with Deleted=true (see ChangeTracked). Zero for the
+	// operations that do not take it.
+	ChangedFrom Source
+	// IDColumns are the result columns that identify an object in the
+	// rows of a change-tracked read, in key order: the object's id
+	// (ClientUserID for ClientUserRead), or both ids an association joins
+	// (ServiceUserID and ServiceID for UserServiceLineRead). They equal
+	// the key of the object's Delete. Nil for the other operations.
+	IDColumns []string
 }
 
 // Lookup returns the operation named name (case-sensitive). The result

@@ -25,6 +25,11 @@
 //   - Every operation has a positive day and night limit and a positive
 //     MaxRows: at most 100 for [BatchWrite], exactly 1 for every other kind.
 //   - Every Key field is one of the operation's Params and is required.
+//   - The change-tracked reads ([ChangeTracked], [LookupChangeTracked])
+//     are exactly the ChangeRead operations: each takes ChangedFrom
+//     (xs:dateTime) and has IDColumns, the key of its object's Delete;
+//     ChangedFrom is Confirmed for the five the service documents and
+//     Inferred for the rest.
 //   - Fields is deterministic: known parameters come out in catalogue
 //     order, then (for operations whose parameters are not published) the
 //     other fields sorted by name, so a packet's columns do not depend on

@@ -28,8 +28,16 @@ const (
 //     Add and a later Delete of the same pair stay in order.
 //   - Objects a reader syncs by change time (the overview's list: staff,
 //     clients, client users, lines, competences, line connections, plus
-//     client departments beside departments) are ChangeRead with an
-//     inferred ChangedFrom; settings and reference lists are Read.
+//     client departments beside departments) are ChangeRead; settings and
+//     reference lists are Read. ChangedFrom is Confirmed for the five
+//     reads the wiki documents it on (ClientRead, ClientUserRead,
+//     SpecialistRead, DepartmentRead, UserServiceLineRead) and Inferred
+//     for the other three (ClientDepartmentRead, CompetenceRead,
+//     ServiceLineKindRead).
+//   - A change-tracked read's IDColumns are the key of the object's
+//     Delete (a test holds them to it): recorded as columns for
+//     DepartmentRead, SpecialistRead and UserServiceLineRead, the <Object>ID
+//     naming (and the pair of an association) for the others.
 //   - Unknown limits: 250/h at all hours for directory and reference
 //     operations, 50/h for everything of the service desk, history,
 //     statistics, storefront and mailings.
@@ -93,7 +101,8 @@ var operations = [...]Operation{
 		Params:   []Param{{Name: "DepartmentID", Type: soap.KindString, Required: true, ID: true}},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: packetRows, Repeatable: true},
 	{Name: "ClientDepartmentRead", Kind: ChangeRead, Object: "ClientDepartment",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Inferred, IDColumns: []string{"DepartmentID"},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "ClientEdit", Kind: BatchWrite, Object: "Client",
 		Key:      []string{"ClientID"},
@@ -102,7 +111,8 @@ var operations = [...]Operation{
 	{Name: "ClientITSStatus", Kind: Read, Object: "Client",
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "ClientRead", Kind: ChangeRead, Object: "Client",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Confirmed, IDColumns: []string{"ClientID"},
 		DayLimit: directoryDay, NightLimit: directoryNight, LimitSource: Confirmed, MaxRows: 1, Repeatable: true},
 	{Name: "ClientSetClientManager", Kind: SingleWrite, Object: "Client",
 		Key:      []string{"ClientID"},
@@ -142,6 +152,7 @@ var operations = [...]Operation{
 			{Name: "ChangedFrom", Type: soap.KindDateTime},
 			{Name: "ClientID", Type: soap.KindString, ID: true},
 		},
+		ChangedFrom: Confirmed, IDColumns: []string{"ClientUserID"},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "ClientUserSendWelcomeEmail", Kind: SingleWrite, Object: "ClientUser",
 		Key:      []string{"ClientUserID"},
@@ -175,7 +186,8 @@ var operations = [...]Operation{
 		},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: packetRows, Repeatable: true},
 	{Name: "CompetenceRead", Kind: ChangeRead, Object: "Competence",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Inferred, IDColumns: []string{"SpecialistID", "ServiceID"},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	// Departments of the own organisation: parameters from third-party
 	// code; DepartmentRead's ChangedFrom is confirmed and its columns are
@@ -195,7 +207,8 @@ var operations = [...]Operation{
 		},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: packetRows, Repeatable: true},
 	{Name: "DepartmentRead", Kind: ChangeRead, Object: "Department",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Confirmed, IDColumns: []string{"DepartmentID"},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true,
 		Results: []string{"DepartmentID", "Name", "Deleted"}},
 	// History and statistics: PeriodFrom/PeriodTo come from third-party
@@ -322,7 +335,8 @@ var operations = [...]Operation{
 		Params:   []Param{{Name: "ServiceLineKindID", Type: soap.KindString, Required: true, ID: true}},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: packetRows, Repeatable: true},
 	{Name: "ServiceLineKindRead", Kind: ChangeRead, Object: "ServiceLineKind",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Inferred, IDColumns: []string{"ServiceLineKindID"},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	// Service requests: ServiceRequestAdd's parameters and limits are
 	// confirmed (100 per packet, so it is batched, and so is Edit).
@@ -473,7 +487,8 @@ var operations = [...]Operation{
 		},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: packetRows, Repeatable: true},
 	{Name: "SpecialistRead", Kind: ChangeRead, Object: "Specialist",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Confirmed, IDColumns: []string{"SpecialistID"},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true,
 		Results: []string{"SpecialistID", "CreatedAt", "Deleted", "Login", "Name", "Surname",
 			"SecondaryName", "Birthday", "Post", "DepartmentID", "Phone", "EMail"}},
@@ -524,7 +539,8 @@ var operations = [...]Operation{
 		},
 		DayLimit: directoryDay, NightLimit: directoryDay, LimitSource: Inferred, MaxRows: packetRows, Repeatable: true},
 	{Name: "UserServiceLineRead", Kind: ChangeRead, Object: "UserServiceLine",
-		Params:   []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		Params:      []Param{{Name: "ChangedFrom", Type: soap.KindDateTime}},
+		ChangedFrom: Confirmed, IDColumns: []string{"ServiceUserID", "ServiceID"},
 		DayLimit: directoryDay, NightLimit: directoryNight, LimitSource: Confirmed, MaxRows: 1, Repeatable: true,
 		Results: []string{"ServiceUserID", "ServiceID", "CreateTime", "ActivateDate", "ExpiresDate"}},
 }

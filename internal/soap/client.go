@@ -2,6 +2,7 @@ package soap
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -99,6 +100,59 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // *FaultError, *DecodeError, or *ResultError when the ResultCode is not
 // SUCCESS (then the Response is returned too).
 func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
+	lim := c.cfg.Limits
+	lim.MaxBytes = c.cfg.MaxResponseBytes
+	return c.send(ctx, req, func(r io.Reader) (*Response, error) { return DecodeResponse(r, lim) })
+}
+
+// RowsOptions configures one CallRows. Zero fields take the client's
+// settings.
+type RowsOptions struct {
+	// MaxResponseBytes caps this call's response body, in place of
+	// Config.MaxResponseBytes: a read that may answer with every object of
+	// a directory (a change feed's first read) needs more than a command's
+	// answer, e.g. 1 GiB. A longer body is a *DecodeError wrapping
+	// ErrResponseTooLarge.
+	MaxResponseBytes int64
+	// MaxRowBytes caps one row, and the answer outside its rows, in place
+	// of Config.Limits.MaxRowBytes (which defaults to 1 MiB); see
+	// Limits.MaxRowBytes.
+	MaxRowBytes int64
+}
+
+// CallRows sends req, a read, and hands each row of the answer's table to
+// each as it is decoded from the HTTP body, so that memory stays bounded
+// by one row and the decoder's state whatever the number of rows (see
+// DecodeResponseRows for what each gets and may keep). The Response has
+// no rows: Op, Code, ServerTime, and Data holding the table's columns (or
+// ResultData itself when it is not a ValueTable, as when the ResultCode
+// is not SUCCESS).
+//
+// The errors are Call's, and: an error of each stops the call and comes
+// back wrapped (errors.Is finds it), the connection closed; a malformed
+// row is a *DecodeError after the rows before it were handed over. An
+// answer for another operation is refused before any row. Rows come
+// before the ResultCode only in an answer that puts ResultData first
+// (the service writes ResultCode first); a *ResultError then comes after
+// them.
+func (c *Client) CallRows(ctx context.Context, req *Request, opt RowsOptions, each func(cols []Column, row []Value) error) (*Response, error) {
+	switch {
+	case each == nil:
+		return nil, fmt.Errorf("soap: call %s: CallRows needs a row function", req.Op)
+	case opt.MaxResponseBytes < 0, opt.MaxRowBytes < 0:
+		return nil, fmt.Errorf("soap: call %s: negative cap in RowsOptions", req.Op)
+	}
+	lim := c.cfg.Limits
+	lim.MaxBytes = cmp.Or(opt.MaxResponseBytes, c.cfg.MaxResponseBytes)
+	lim.MaxRowBytes = cmp.Or(opt.MaxRowBytes, lim.MaxRowBytes)
+	return c.send(ctx, req, func(r io.Reader) (*Response, error) {
+		return decodeResponseRows(r, lim, req.Op, each)
+	})
+}
+
+// send encodes req into a pooled buffer and posts it; decode reads the
+// answer's body.
+func (c *Client) send(ctx context.Context, req *Request, decode func(io.Reader) (*Response, error)) (*Response, error) {
 	buf, _ := c.bufs.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
@@ -108,11 +162,11 @@ func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 	if err := AppendRequest(buf, c.cfg.Version, req); err != nil {
 		return nil, err
 	}
-	return c.post(ctx, req.Op, buf.Bytes())
+	return c.post(ctx, req.Op, buf.Bytes(), decode)
 }
 
-// post sends one encoded envelope and reads the answer.
-func (c *Client) post(ctx context.Context, op string, body []byte) (*Response, error) {
+// post sends one encoded envelope and reads the answer with decode.
+func (c *Client) post(ctx context.Context, op string, body []byte, decode func(io.Reader) (*Response, error)) (*Response, error) {
 	// sent turns true once the whole request is written: from then on a
 	// failure leaves the outcome unknown.
 	var sent atomic.Bool
@@ -152,19 +206,21 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (*Response, e
 	case hresp.StatusCode != http.StatusOK:
 		return c.failed(op, hresp)
 	}
-	// The answer is decoded as it arrives, within the client's cap, so a
-	// big read is never held twice.
+	// The answer is decoded as it arrives, within the cap, so a big read
+	// is never held twice.
 	in := &bodyReader{r: hresp.Body}
-	lim := c.cfg.Limits
-	lim.MaxBytes = c.cfg.MaxResponseBytes
-	resp, err := DecodeResponse(in, lim)
+	resp, err := decode(in)
 	if err != nil {
 		var fe *FaultError
 		var de *DecodeError
+		var stop *rowsStopped
 		switch {
 		case in.err != nil:
 			// The request was answered, so the service ran it.
 			return nil, &TransportError{Op: op, Sent: true, Err: scrub(in.err)}
+		case errors.As(err, &stop):
+			// The caller's own error, whatever it wraps.
+			return nil, fmt.Errorf("soap: call %s: %w", op, err)
 		case errors.As(err, &fe):
 			fe.Op, fe.StatusCode = op, hresp.StatusCode
 		case errors.As(err, &de):
@@ -175,7 +231,18 @@ func (c *Client) post(ctx context.Context, op string, body []byte) (*Response, e
 	if resp.Op != op {
 		return nil, &DecodeError{Op: op, Err: fmt.Errorf("answer is for operation %s", resp.Op)}
 	}
+	resp.ServerTime = serverTime(hresp.Header)
 	return resp, resp.Err()
+}
+
+// serverTime reads the Date header of an answer: the service's clock, to
+// the second. Zero when it is missing or not an HTTP date.
+func serverTime(h http.Header) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // failed reads an answer with a status other than 200: a SOAP Fault (the

@@ -37,6 +37,14 @@ type Limits struct {
 	// DecodeRequestBytes decode what they are given. The Client sets it
 	// to Config.MaxResponseBytes.
 	MaxBytes int64
+	// MaxRowBytes is, for DecodeResponseRows, the longest row of the
+	// streamed table in bytes, and the longest stretch of the message
+	// outside its rows (the envelope, ResultCode and the columns before
+	// them, the end after them): what the decoder may hold at once, give
+	// or take its 32 KiB read buffer. Longer is a *DecodeError wrapping
+	// ErrRowTooLarge. Defaults to 1 MiB; a directory row is about 1 KiB.
+	// The other decoders do not use it.
+	MaxRowBytes int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -61,6 +69,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = 128 << 20
 	}
+	if l.MaxRowBytes <= 0 {
+		l.MaxRowBytes = 1 << 20
+	}
 	return l
 }
 
@@ -82,6 +93,58 @@ func DecodeResponseBytes(data []byte, lim Limits) (*Response, error) {
 	return decodeResponse(newDecoder(newBytesReader(data, lim), lim))
 }
 
+// DecodeResponseRows reads a response from r as it arrives, as
+// DecodeResponse does, but hands each row of its ResultData table to each
+// as soon as the row is decoded instead of keeping it, so that an answer
+// of any number of rows costs the memory of one (Limits.MaxRowBytes) plus
+// the decoder's state. The Response it returns has no rows: its Data is
+// the table's columns (Data.Table.Rows is nil), or the ResultData as
+// DecodeResponse reads it when that is not a ValueTable.
+//
+// each gets the table's columns (the same slice every time) and the row,
+// one cell per column: row is reused for the next row, so each must copy
+// what it keeps of it (its Values' strings may be kept as they are). An
+// error from each stops the decoding; DecodeResponseRows returns it
+// wrapped, naming the row. Rows before a malformed one have been handed
+// over when the *DecodeError comes.
+//
+// It is stricter than DecodeResponse where streaming needs it: every
+// column must come before the first row (the service writes them so),
+// and a row with more or fewer cells than columns is a *DecodeError.
+// Properties of the return Structure other than the first ResultCode and
+// ResultData are skipped, not decoded. Values are counted against
+// Limits.MaxValues per row and outside the rows, not across the message.
+func DecodeResponseRows(r io.Reader, lim Limits, each func(cols []Column, row []Value) error) (*Response, error) {
+	return decodeResponseRows(r, lim, "", each)
+}
+
+// decodeResponseRows is DecodeResponseRows for an answer of operation op:
+// an answer of another is a *DecodeError before any row is handed over
+// ("" takes any).
+func decodeResponseRows(r io.Reader, lim Limits, op string, each func(cols []Column, row []Value) error) (*Response, error) {
+	if each == nil {
+		return nil, errors.New("soap: decode rows: no function to hand the rows to")
+	}
+	lim = lim.withDefaults()
+	z := newReader(r, lim, ErrResponseTooLarge)
+	z.in.seg = lim.MaxRowBytes
+	dc := newDecoder(z, lim)
+	dc.each, dc.wantOp = each, op
+	return decodeResponse(dc)
+}
+
+// rowsStopped is the error of a row function, which stops decoding.
+type rowsStopped struct {
+	row int // from 1
+	err error
+}
+
+func (e *rowsStopped) Error() string {
+	return fmt.Sprintf("soap: rows stopped at row %d: %v", e.row, e.err)
+}
+
+func (e *rowsStopped) Unwrap() error { return e.err }
+
 func decodeResponse(dc *decoder) (*Response, error) {
 	_, body, err := dc.envelope()
 	if err != nil {
@@ -100,6 +163,9 @@ func decodeResponse(dc *decoder) (*Response, error) {
 	op, ok := strings.CutSuffix(body.local, "Response")
 	if !ok || op == "" {
 		return nil, dc.errorf("body element <%s> is not an operation's response", body.local)
+	}
+	if dc.wantOp != "" && op != dc.wantOp {
+		return nil, dc.errorf("answer is for operation %s", op)
 	}
 	resp := &Response{Op: op}
 	seenReturn := false
@@ -285,6 +351,15 @@ type decoder struct {
 	rowText  []byte
 	rowSpans []textSpan
 	pending  textSpan // the text value last left in rowText, if pending.cell >= 0
+
+	// each, when set, is DecodeResponseRows' row function: the rows of
+	// the return's first ResultData table go to it, not into the Table.
+	each func(cols []Column, row []Value) error
+	// wantOp, when set, is the operation the answer must be for.
+	wantOp string
+	// streamNext tells value that the Value it reads is the ResultData
+	// whose table is streamed.
+	streamNext bool
 }
 
 // textSpan is where the text of the cell at stack[cell] is in rowText.
@@ -425,6 +500,9 @@ func (dc *decoder) text(name xname) (string, error) {
 
 // result reads the return Structure: ResultCode and ResultData properties.
 func (dc *decoder) result(resp *Response) error {
+	if dc.each != nil {
+		return dc.streamResult(resp)
+	}
 	props, err := dc.properties()
 	if err != nil {
 		return err
@@ -453,28 +531,84 @@ func (dc *decoder) properties() ([]Property, error) {
 			continue
 		}
 		p := Property{Name: el.attr("", "name")}
-		found := false
-		for {
-			vel, vend, err := dc.child()
-			if err != nil {
-				return nil, err
-			}
-			if vend {
-				break
-			}
-			if !vel.name.is("Value") || found {
-				if err := dc.skip(); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			found = true
-			if p.Value, err = dc.value(vel, "", false); err != nil {
-				return nil, err
-			}
+		if p.Value, err = dc.propertyValue(); err != nil {
+			return nil, err
 		}
 		props = append(props, p)
 	}
+}
+
+// propertyValue reads the children of a Property up to its end: the
+// first Value is its value, anything else is skipped.
+func (dc *decoder) propertyValue() (Value, error) {
+	var v Value
+	found := false
+	for {
+		el, end, err := dc.child()
+		if err != nil {
+			return Value{}, err
+		}
+		if end {
+			return v, nil
+		}
+		if !el.name.is("Value") || found {
+			if err := dc.skip(); err != nil {
+				return Value{}, err
+			}
+			continue
+		}
+		found = true
+		if v, err = dc.value(el, "", false); err != nil {
+			return Value{}, err
+		}
+	}
+}
+
+// streamResult is result for DecodeResponseRows: the first ResultCode is
+// read, the first ResultData is read with its table's rows streamed (see
+// streamTable), and every other child is skipped, so that nothing but
+// those two can make the decoder hold more than the rows' budget.
+func (dc *decoder) streamResult(resp *Response) error {
+	code, data := false, false
+	for {
+		el, end, err := dc.child()
+		if err != nil {
+			return err
+		}
+		if end {
+			break
+		}
+		name := ""
+		if el.name.is("Property") {
+			name = el.attr("", "name")
+		}
+		switch {
+		case name == "ResultCode" && !code:
+			code = true
+			v, err := dc.propertyValue()
+			if err != nil {
+				return err
+			}
+			resp.Code = v.Text
+		case name == "ResultData" && !data:
+			data = true
+			dc.streamNext = true
+			v, err := dc.propertyValue()
+			dc.streamNext = false
+			if err != nil {
+				return err
+			}
+			resp.Data = v
+		default:
+			if err := dc.skip(); err != nil {
+				return err
+			}
+		}
+	}
+	if !code {
+		return dc.errorf("%sResponse has no ResultCode", resp.Op)
+	}
+	return nil
 }
 
 // child returns the next child element of the current element, or end=true
@@ -502,6 +636,9 @@ func (dc *decoder) child() (el *token, end bool, err error) {
 // text in rowText, for row to make it part of the row's string; then
 // pending says where.
 func (dc *decoder) value(start *token, declared string, inRow bool) (Value, error) {
+	// Only the ResultData Value itself is streamed, not a table inside it.
+	stream := dc.streamNext
+	dc.streamNext = false
 	dc.values++
 	if dc.values > dc.lim.MaxValues {
 		return Value{}, dc.errorf("more than %d values", dc.lim.MaxValues)
@@ -523,6 +660,10 @@ func (dc *decoder) value(start *token, declared string, inRow bool) (Value, erro
 	name := start.name
 	switch kind {
 	case KindTable:
+		if stream {
+			t, err := dc.streamTable()
+			return Value{Kind: KindTable, Table: t}, err
+		}
 		t, err := dc.table()
 		return Value{Kind: KindTable, Table: t}, err
 	case KindStructure:
@@ -604,14 +745,7 @@ func (dc *decoder) table() (*Table, error) {
 				return nil, err
 			}
 			t.Columns = append(t.Columns, c)
-			first := ""
-			for _, ty := range c.Type.Types {
-				if ty != "Null" {
-					first = ty
-					break
-				}
-			}
-			declared = append(declared, first)
+			declared = append(declared, firstType(c))
 		case el.name.is("row"):
 			row, err := dc.row(declared)
 			if err != nil {
@@ -626,11 +760,96 @@ func (dc *decoder) table() (*Table, error) {
 	}
 }
 
-// row reads the cells of one row. They gather on dc.stack, their texts in
-// dc.rowText (a cell may hold a table whose rows gather above them); the
-// texts become one string, and the finished row is cut from a chunk that
-// the message's rows share, so that a row costs one allocation at most.
+// streamTable reads a ValueTable whose rows go to dc.each one by one; the
+// Table it returns has the columns only. Each row is a stretch of the
+// input of its own under Limits.MaxRowBytes (the reader's segment), and
+// its values count against MaxValues only while it is read.
+func (dc *decoder) streamTable() (*Table, error) {
+	t := &Table{}
+	var declared []string
+	n := 0 // rows handed over
+	for {
+		el, end, err := dc.child()
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			return t, nil
+		}
+		switch {
+		case el.name.is("column"):
+			if n > 0 {
+				return nil, dc.errorf("a column after row %d: every column must come before the rows", n)
+			}
+			c, err := dc.column()
+			if err != nil {
+				return nil, err
+			}
+			t.Columns = append(t.Columns, c)
+			declared = append(declared, firstType(c))
+		case el.name.is("row"):
+			n++
+			dc.z.mark()
+			values := dc.values
+			cells, err := dc.cells(declared)
+			if err != nil {
+				return nil, err
+			}
+			if len(cells) != len(t.Columns) {
+				return nil, dc.errorf("row %d has %d cells for %d columns", n, len(cells), len(t.Columns))
+			}
+			if err := dc.each(t.Columns, cells); err != nil {
+				return nil, &rowsStopped{row: n, err: err}
+			}
+			clear(cells) // the row function has what it keeps
+			dc.stack = dc.stack[:len(dc.stack)-len(cells)]
+			dc.values = values
+			dc.z.mark()
+		default:
+			if err := dc.skip(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// firstType is the type a cell of column c without xsi:type takes: the
+// first of its declared types that is not Null.
+func firstType(c Column) string {
+	for _, ty := range c.Type.Types {
+		if ty != "Null" {
+			return ty
+		}
+	}
+	return ""
+}
+
+// row reads the cells of one row (see cells); the finished row is cut
+// from a chunk that the message's rows share, so that a row costs one
+// allocation at most.
 func (dc *decoder) row(declared []string) ([]Value, error) {
+	cells, err := dc.cells(declared)
+	if err != nil || len(cells) == 0 {
+		return nil, err
+	}
+	first := len(dc.stack) - len(cells)
+	if cap(dc.slab)-len(dc.slab) < len(cells) {
+		// Chunks double up to 128 cells (9 KiB): a row costs its share of
+		// one, and a message wastes less than a chunk.
+		dc.slab = make([]Value, 0, max(len(cells), min(2*cap(dc.slab), 128), 16))
+	}
+	n := len(dc.slab)
+	dc.slab = append(dc.slab, cells...)
+	clear(cells) // drop the stack's references to what the row now holds
+	dc.stack = dc.stack[:first]
+	return dc.slab[n:len(dc.slab):len(dc.slab)], nil
+}
+
+// cells reads the cells of one row onto dc.stack and returns them there
+// (the top of the stack, valid until the stack changes). Their texts
+// gather in dc.rowText (a cell may hold a table whose rows gather above
+// them) and become one string for the row.
+func (dc *decoder) cells(declared []string) ([]Value, error) {
 	first, firstSpan, firstText := len(dc.stack), len(dc.rowSpans), len(dc.rowText)
 	for {
 		el, end, err := dc.child()
@@ -672,16 +891,7 @@ func (dc *decoder) row(declared []string) ([]Value, error) {
 		}
 		dc.rowSpans, dc.rowText = dc.rowSpans[:firstSpan], dc.rowText[:firstText]
 	}
-	if cap(dc.slab)-len(dc.slab) < len(cells) {
-		// Chunks double up to 128 cells (9 KiB): a row costs its share of
-		// one, and a message wastes less than a chunk.
-		dc.slab = make([]Value, 0, max(len(cells), min(2*cap(dc.slab), 128), 16))
-	}
-	n := len(dc.slab)
-	dc.slab = append(dc.slab, cells...)
-	clear(cells) // drop the stack's references to what the row now holds
-	dc.stack = dc.stack[:first]
-	return dc.slab[n:len(dc.slab):len(dc.slab)], nil
+	return cells, nil
 }
 
 // column reads <column><Name/><ValueType>…</ValueType></column>.

@@ -17,7 +17,11 @@
 //
 // The decoder reads a message as it arrives with encoding/xml's Decoder
 // (xmlread.go), under Limits and the document rules the Decoder leaves to
-// its caller.
+// its caller. A read's answer may also be streamed (Client.CallRows,
+// DecodeResponseRows): each row of its table goes to the caller's
+// function as soon as it is decoded and is not kept, so an answer of any
+// size costs one row's memory. Response.ServerTime is the answer's HTTP
+// Date header: the service's clock, for detecting skew.
 //
 // # Invariants
 //
@@ -36,6 +40,12 @@
 //   - The decoder accepts only XML 1.0 in UTF-8 that encoding/xml's Strict
 //     Decoder reads, with one root element and no other encoding
 //     (CharsetReader is nil), and no attribute given twice.
+//   - Streaming holds at most Limits.MaxRowBytes of the message at once
+//     (one row, or what lies outside the rows), besides the read buffer:
+//     the per-call MaxResponseBytes of a big read (RowsOptions) bounds
+//     the body, never the memory. Every streamed row has one cell per
+//     column, and the answer is checked to be the requested operation's
+//     before any row is handed over.
 //   - A packet's per-row results (Response.Rows) have one cell per column
 //     and a string ResultCode in every row, or are a *DecodeError.
 //   - Every failure of Client.Call is one typed error, and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -79,6 +80,11 @@ type Response struct {
 	Code  string
 	Data  Value
 	Extra []Property
+	// ServerTime is the service's clock when it answered, from the HTTP
+	// Date header of the answer (to the second, in UTC), set by the
+	// Client. Zero when the header is missing or unreadable, and on
+	// messages decoded without the Client. The encoders ignore it.
+	ServerTime time.Time
 }
 
 // CodeSuccess is the ResultCode of a call or row that succeeded.

@@ -17,6 +17,11 @@ var (
 	// ErrResponseTooLarge is wrapped by a *DecodeError when a response is
 	// longer than the client's cap.
 	ErrResponseTooLarge = errors.New("soap: response larger than the configured cap")
+	// ErrRowTooLarge is wrapped by a *DecodeError when, in an answer
+	// whose rows are streamed (CallRows, DecodeResponseRows), a row, or
+	// what the answer holds outside its rows, is longer than
+	// Limits.MaxRowBytes.
+	ErrRowTooLarge = errors.New("soap: row larger than the configured cap (MaxRowBytes)")
 )
 
 // TransportError is a failure to exchange the HTTP request and response.

@@ -77,6 +77,8 @@ func FuzzDecodeResponse(f *testing.F) {
 	var b bytes.Buffer
 	_ = soap.EncodeFault(&b, soap.SOAP12, "Receiver", "x")
 	f.Add(b.Bytes())
+	// A read's answer, whose rows DecodeResponseRows streams.
+	f.Add(readAnswer(3))
 	for _, s := range hostileSeeds() {
 		if len(s) < 4096 {
 			// Long seeds slow every mutation down; TestHostileInputsBounded
@@ -111,6 +113,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if fmt.Sprint(err) != fmt.Sprint(err2) || !reflect.DeepEqual(resp, resp2) {
 			t.Fatalf("DecodeResponse gives %v, %v; DecodeResponseBytes %v, %v", resp, err, resp2, err2)
 		}
+		checkStreamed(t, in, resp, err)
 		// The same bytes read as a request (the sandbox's side) never
 		// panic, within the same bound.
 		runtime.ReadMemStats(&before)
@@ -125,19 +128,81 @@ func FuzzDecodeResponse(f *testing.F) {
 	})
 }
 
-// TestHostileInputsBounded runs the hostile seeds in every `go test`, not only
-// under -fuzz.
-func TestHostileInputsBounded(t *testing.T) {
-	for i, s := range hostileSeeds() {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		_, err := soap.DecodeResponse(strings.NewReader(s), soap.Limits{})
-		runtime.ReadMemStats(&after)
-		if err == nil {
-			t.Errorf("seed %d: hostile input decoded without error", i)
+// checkStreamed decodes in with DecodeResponseRows, within the same
+// allocation bound, and checks it against what DecodeResponse made of it
+// (resp, err): the same answer and, row by row, the same table; or a
+// refusal of one of the rules only streaming has.
+func checkStreamed(t *testing.T, in []byte, resp *soap.Response, err error) {
+	t.Helper()
+	var rows [][]soap.Value
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sresp, serr := soap.DecodeResponseRows(bytes.NewReader(in), soap.Limits{}, func(cols []soap.Column, row []soap.Value) error {
+		if len(row) != len(cols) {
+			t.Fatalf("a streamed row of %d cells for %d columns", len(row), len(cols))
 		}
-		if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(allocPerByte*len(s)+allocFixed); got > limit {
-			t.Errorf("seed %d: %d bytes allocated for %d input bytes (limit %d)", i, got, len(s), limit)
+		rows = append(rows, append([]soap.Value(nil), row...))
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(allocPerByte*len(in)+allocFixed); got > limit {
+		t.Fatalf("streaming %d bytes allocated %d bytes (limit %d)", len(in), got, limit)
+	}
+	switch {
+	case serr != nil && sresp != nil:
+		t.Fatalf("streamed: error %v with a response", serr)
+	case serr == nil && err != nil:
+		t.Fatalf("streamed: decoded what DecodeResponse refuses (%v)", err)
+	case serr == nil:
+		if sresp.Code != resp.Code || !reflect.DeepEqual(sresp.Extra, resp.Extra) {
+			t.Fatalf("streamed: %+v, want %+v", sresp, resp)
+		}
+		if resp.Data.Kind != soap.KindTable {
+			if !reflect.DeepEqual(sresp.Data, resp.Data) || rows != nil {
+				t.Fatalf("streamed: data %v and %d rows, want %v", sresp.Data, len(rows), resp.Data)
+			}
+			return
+		}
+		want := resp.Data.Table.Rows
+		if len(want) == 0 {
+			want = nil
+		}
+		if sresp.Data.Table.Rows != nil || !reflect.DeepEqual(sresp.Data.Table.Columns, resp.Data.Table.Columns) || !reflect.DeepEqual(rows, want) {
+			t.Fatalf("streamed: %v with rows %v, want %v", sresp.Data.Table, rows, resp.Data.Table)
+		}
+	case err == nil:
+		// Only streaming needs the columns first and full rows.
+		if msg := serr.Error(); !strings.Contains(msg, "cells for") && !strings.Contains(msg, "a column after row") {
+			t.Fatalf("streamed: refused what DecodeResponse reads: %v", serr)
+		}
+	}
+}
+
+// TestHostileInputsBounded runs the hostile seeds in every `go test`, not only
+// under -fuzz, through both response decoders.
+func TestHostileInputsBounded(t *testing.T) {
+	decoders := map[string]func(string) error{
+		"DecodeResponse": func(s string) error {
+			_, err := soap.DecodeResponse(strings.NewReader(s), soap.Limits{})
+			return err
+		},
+		"DecodeResponseRows": func(s string) error {
+			_, err := soap.DecodeResponseRows(strings.NewReader(s), soap.Limits{}, func([]soap.Column, []soap.Value) error { return nil })
+			return err
+		},
+	}
+	for name, decode := range decoders {
+		for i, s := range hostileSeeds() {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := decode(s)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Errorf("%s: seed %d: hostile input decoded without error", name, i)
+			}
+			if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(allocPerByte*len(s)+allocFixed); got > limit {
+				t.Errorf("%s: seed %d: %d bytes allocated for %d input bytes (limit %d)", name, i, got, len(s), limit)
+			}
 		}
 	}
 }

@@ -281,12 +281,27 @@ func duplicateAttr(attrs []xml.Attr) int {
 	return -1
 }
 
+// mark starts a new segment of the input (see capReader.seg): the
+// streaming decoder marks the start and the end of each row.
+func (z *reader) mark() {
+	if z.in != nil {
+		z.in.segStart = z.in.n
+	}
+}
+
 // capReader reads at most max bytes of r; the byte after them is an error
-// wrapping tooLarge.
+// wrapping tooLarge. With seg set, it also reads at most seg bytes after
+// the last mark (segStart), and a read beyond them is ErrRowTooLarge.
+//
+// A mark is set at what has been read, which is ahead of what the XML
+// decoder has consumed by at most its read buffer; so a stretch of the
+// message is refused only when it is longer than seg, and always when it
+// is longer than seg and the buffer.
 type capReader struct {
-	r        io.Reader
-	n, max   int64
-	tooLarge error
+	r             io.Reader
+	n, max        int64
+	tooLarge      error
+	seg, segStart int64
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
@@ -297,6 +312,16 @@ func (c *capReader) Read(p []byte) (int, error) {
 	// from a longer one.
 	if room := c.max + 1 - c.n; int64(len(p)) > room {
 		p = p[:room]
+	}
+	if c.seg > 0 {
+		// No byte more here: a mark may come before the decoder needs it.
+		room := c.segStart + c.seg - c.n
+		if room <= 0 {
+			return 0, ErrRowTooLarge
+		}
+		if int64(len(p)) > room {
+			p = p[:room]
+		}
 	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
