@@ -39,7 +39,7 @@ func TestNextMarker(t *testing.T) {
 		want   time.Time
 	}{
 		{"no Date: the worker's clock", time.Time{}, start},
-		{"the service's clock agrees: the worker's start", start.Add(took), start},
+		{"the service's clock agrees: a second before (its Date is rounded down)", start.Add(took), start.Add(-time.Second)},
 		{"the service's clock is behind: its start, by its clock", start.Add(took - 90*time.Second), start.Add(-91 * time.Second)},
 		{"the service's clock is ahead: the worker's start", start.Add(took + 90*time.Second), start},
 	} {
