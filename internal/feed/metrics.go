@@ -13,6 +13,9 @@ type feedMetrics struct {
 	events *prometheus.CounterVec // events published
 	calls  *prometheus.CounterVec // API calls made
 	skew   *prometheus.GaugeVec   // the worker's clock less the service's
+	// mirrored counts the mirror's records (tombstones included), as the
+	// bucket said after the last complete poll.
+	mirrored prometheus.Gauge
 }
 
 func newFeedMetrics(reg prometheus.Registerer, r *Runner) (*feedMetrics, error) {
@@ -26,6 +29,8 @@ func newFeedMetrics(reg prometheus.Registerer, r *Runner) (*feedMetrics, error) 
 		calls:  counter("connect_feed_calls_total", "API calls a feed made.", "feed"),
 		skew: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "connect_feed_clock_skew_seconds",
 			Help: "How far the service's clock (its answers' Date) is behind the worker's."}, []string{"feed"}),
+		mirrored: prometheus.NewGauge(prometheus.GaugeOpts{Name: "connect_feed_mirror_objects",
+			Help: "Objects in the mirror (deleted ones' tombstones included)."}),
 	}
 	for _, f := range r.cfg.Feeds {
 		m.polls.WithLabelValues(f.Name, "success")
@@ -33,7 +38,7 @@ func newFeedMetrics(reg prometheus.Registerer, r *Runner) (*feedMetrics, error) 
 		m.events.WithLabelValues(f.Name)
 		m.calls.WithLabelValues(f.Name)
 	}
-	for _, c := range []prometheus.Collector{m.polls, m.rows, m.events, m.calls, m.skew, lagCollector{r, newLagDesc()}} {
+	for _, c := range []prometheus.Collector{m.polls, m.rows, m.events, m.calls, m.skew, m.mirrored, lagCollector{r, newLagDesc()}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("feed: metrics: %w", err)
 		}

@@ -183,6 +183,7 @@ func (r *Runner) pollLoop(ctx context.Context, f Feed, op *catalog.Operation, lo
 			bo.Reset()
 			r.setMarker(f.Name, st.Marker)
 			r.met.calls.WithLabelValues(f.Name).Inc()
+			r.countMirror(ctx)
 			log.Debug().Int("rows", res.rows).Int("events", res.events).Time("marker", st.Marker).Msg("poll")
 		case "no_grant", "out_of_limit":
 			if res.outcome == "out_of_limit" {
@@ -201,6 +202,15 @@ func (r *Runner) pollLoop(ctx context.Context, f Feed, op *catalog.Operation, lo
 		if retry.Sleep(ctx, r.cfg.Clock, next.Sub(r.cfg.Clock.Now())) != nil {
 			return
 		}
+	}
+}
+
+// countMirror sets the mirror's object count from its bucket.
+func (r *Runner) countMirror(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, natsTimeout)
+	defer cancel()
+	if st, err := r.st.mirror.Status(sctx); err == nil {
+		r.met.mirrored.Set(float64(st.Values()))
 	}
 }
 
