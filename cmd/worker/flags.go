@@ -14,23 +14,27 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/daemon"
+	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/tariff"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
 
-// fileConfig is the optional JSON config file: per-operation settings and
-// limits that are awkward as flags.
+// fileConfig is the optional JSON config file: per-operation settings,
+// limits and change feeds, which are awkward as flags.
 //
 //	{
 //	  "defaults":   {"max_wait": "2s", "max_pending": 1000},
 //	  "operations": {"ClientUserEdit": {"max_wait": "500ms", "max_rows": 50}},
-//	  "limits":     {"ServiceRequestAdd": 40}
+//	  "limits":     {"ServiceRequestAdd": 40},
+//	  "feeds":      [{"read": "ClientUserRead", "interval": "30s", "overlap": "60s",
+//	                  "since": "2026-01-01T00:00:00Z", "filters": {"ClientID": "…"}}]
 //	}
 type fileConfig struct {
 	Defaults   worker.OpSettings            `json:"defaults"`
 	Operations map[string]worker.OpSettings `json:"operations"`
 	Limits     map[string]int               `json:"limits"`
+	Feeds      []feed.Feed                  `json:"feeds"`
 }
 
 // byteSize is a flag of a size in bytes: 1048576, 512KiB, 64MiB, 1GiB.
@@ -67,14 +71,35 @@ func parseBytes(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// parseFlags reads the command line, with environment variables as
-// defaults for the flags that have them. For -h it writes the usage to
-// usage and returns flag.ErrHelp.
+// usageHead is the start of -h: the subcommands.
+const usageHead = `Usage: worker [flags]
+       worker quota [flags]                     print the shared quota ledger of this window
+       worker feeds [flags]                     print the change feeds: marker, lag, last and next poll, counts
+       worker mirror get <Object> <id> [flags]  print one object's record in the mirror, as JSON
+       worker mirror ls <Object> [flags]        print every object of a kind in the mirror: id, version, deleted, seen
+
+The subcommands take the worker's flags (NATS, --quota-tz, --feed, --config) and only read.
+
+Flags (environment variables in brackets):`
+
+// parseFlags reads a command line of flags alone; see parseArgs.
+func parseFlags(args []string, getenv func(string) string, usage io.Writer) (daemon.Config, error) {
+	cfg, rest, err := parseArgs(args, getenv, usage)
+	if err == nil && len(rest) > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", rest)
+	}
+	return cfg, err
+}
+
+// parseArgs reads the command line, with environment variables as
+// defaults for the flags that have them, and returns the arguments left
+// after the flags. For -h it writes the usage to usage and returns
+// flag.ErrHelp.
 //
 // Secrets (passwords, tokens, a NATS URL that may carry credentials) are
 // never flag defaults, so that -h cannot show them: their variables are
 // read after parsing, for the flags not given.
-func parseFlags(args []string, getenv func(string) string, usage io.Writer) (daemon.Config, error) {
+func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daemon.Config, []string, error) {
 	var cfg daemon.Config
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -109,6 +134,11 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		cmdMaxMsgs                                int64
 		limits                                    tariff.LimitFlag
 		parseErr                                  error
+		feeds                                     feedFlag
+		feedShare                                 float64
+		tombstoneTTL, changeMaxAge, leaseTTL      time.Duration
+		feedMaxResponse                           byteSize
+		feedChunk                                 int
 	)
 	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
 		d := def
@@ -179,13 +209,33 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	fs.IntVar(&accountCap, "account-cap", 0, "calls of all operations together per window; 0 for none")
 	fs.BoolVar(&localQuota, "local-quota", false, "keep the quota ledger in this process (a single replica only)")
 
+	if err := feeds.setList(getenv("FEEDS")); err != nil {
+		parseErr = fmt.Errorf("FEEDS: %w", err)
+	}
+	fs.Var(&feeds, "feed", "a change feed: <Read>=<interval>, e.g. ClientUserRead=30s; repeatable [FEEDS, comma-separated]; the read must take ChangedFrom. "+
+		"The config file's feeds come first; a --feed naming one of them (by name, or by read) sets its interval and keeps its other settings; the first --feed replaces FEEDS")
+	feedShare = 0.5
+	if v := getenv("FEED_SHARE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			parseErr = fmt.Errorf("FEED_SHARE=%q: %w", v, err)
+		}
+		feedShare = f
+	}
+	fs.Float64Var(&feedShare, "feed-share", feedShare, "part of each read's limit the feeds may use together, over 0 and at most 1; the rest stays for commands of the read [FEED_SHARE]")
+	dur(&tombstoneTTL, "feed-tombstone-ttl", "FEED_TOMBSTONE_TTL", 30*24*time.Hour, "how long the mirror keeps a deleted object [FEED_TOMBSTONE_TTL]")
+	dur(&changeMaxAge, "change-max-age", "CHANGE_MAX_AGE", 7*24*time.Hour, "how long change events stay in CONNECT_CHANGES [CHANGE_MAX_AGE]")
+	dur(&leaseTTL, "feed-lease-ttl", "FEED_LEASE_TTL", 15*time.Second, "how long a replica that died keeps its feeds from the others [FEED_LEASE_TTL]")
+	bytesFlag(&feedMaxResponse, "feed-max-response", "FEED_MAX_RESPONSE", "1GiB", "largest answer of a feed's read (a backfill) [FEED_MAX_RESPONSE]")
+	fs.IntVar(&feedChunk, "feed-chunk", atoiOr(env("FEED_CHUNK", "256"), 256), "rows published and mirrored at a time [FEED_CHUNK]")
+
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
-			fmt.Fprintln(usage, "Usage: worker [flags]\n       worker quota [flags]   print the shared quota ledger of this window\n\nFlags (environment variables in brackets):")
+			fmt.Fprintln(usage, usageHead)
 			fs.PrintDefaults()
 		}
-		return cfg, err
+		return cfg, nil, err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -195,14 +245,11 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		}
 	}
 	if parseErr != nil {
-		return cfg, parseErr
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return cfg, nil, parseErr
 	}
 	level, err := zerolog.ParseLevel(logLevel)
 	if err != nil {
-		return cfg, fmt.Errorf("--log-level: %w", err)
+		return cfg, nil, fmt.Errorf("--log-level: %w", err)
 	}
 	cfg.Logger = zerolog.New(os.Stdout).Level(level).With().Timestamp().Logger()
 
@@ -213,7 +260,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	w.LaneBytes, w.ProcessBytes = int64(laneBytes), int64(processBytes)
 	w.CommandLimits.MaxBytes, w.CommandLimits.MaxMsgs = int64(cmdMaxBytes), cmdMaxMsgs
 	if cmdMaxMsgSize > 1<<31-1 {
-		return cfg, fmt.Errorf("--cmd-max-msg-size: at most 2 GiB")
+		return cfg, nil, fmt.Errorf("--cmd-max-msg-size: at most 2 GiB")
 	}
 	w.CommandLimits.MaxMsgSize = int32(cmdMaxMsgSize)
 	w.Defaults.MaxWait = worker.Duration(maxWait)
@@ -222,17 +269,19 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		w.Defaults.RetryUnknownOutcome = &retryUnknown
 	}
 	w.Operations = splitList(ops)
+	var fileFeeds []feed.Feed
 	if configFile != "" {
 		b, err := os.ReadFile(configFile)
 		if err != nil {
-			return cfg, fmt.Errorf("--config: %w", err)
+			return cfg, nil, fmt.Errorf("--config: %w", err)
 		}
 		var fc fileConfig
 		d := json.NewDecoder(strings.NewReader(string(b)))
 		d.DisallowUnknownFields()
 		if err := d.Decode(&fc); err != nil {
-			return cfg, fmt.Errorf("--config %s: %w", configFile, err)
+			return cfg, nil, fmt.Errorf("--config %s: %w", configFile, err)
 		}
+		fileFeeds = fc.Feeds
 		// The file's defaults win over built-in ones; a flag given on the
 		// command line wins over the file.
 		flagMaxWait := w.Defaults.MaxWait
@@ -253,13 +302,26 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 		}
 	}
 
+	cfg.Feeds = daemon.FeedsConfig{
+		Feeds:            mergeFeeds(fileFeeds, feeds.items),
+		Share:            feedShare,
+		TombstoneTTL:     tombstoneTTL,
+		ChangeMaxAge:     changeMaxAge,
+		MaxResponseBytes: int64(feedMaxResponse),
+		Chunk:            feedChunk,
+		LeaseTTL:         leaseTTL,
+	}
+	if feedShare == 0 {
+		return cfg, nil, errors.New("--feed-share: 0 leaves the feeds no call; want more than 0 and at most 1")
+	}
+
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		return cfg, fmt.Errorf("--quota-tz: %w", err)
+		return cfg, nil, fmt.Errorf("--quota-tz: %w", err)
 	}
 	n, err := tariff.ParseNight(night)
 	if err != nil {
-		return cfg, fmt.Errorf("--night: %w", err)
+		return cfg, nil, fmt.Errorf("--night: %w", err)
 	}
 	cfg.Quota = daemon.QuotaConfig{
 		Windows:    quota.Windows{Length: window, Guard: guard, Location: loc, Night: n},
@@ -271,7 +333,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 	if reserve == 0 {
 		cfg.Quota.Reserve = -1 // an explicit 0 means no reserve
 	}
-	return cfg, nil
+	return cfg, fs.Args(), nil
 }
 
 // splitList reads a comma-separated list, dropping empty items.

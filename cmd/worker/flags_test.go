@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
 
@@ -110,6 +111,9 @@ func TestHelpShowsNoSecret(t *testing.T) {
 	_, err := parseFlags([]string{"-h"}, getenv, &help)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	require.Contains(t, help.String(), "-connect-password", "the usage was printed")
+	for _, sub := range []string{"worker feeds", "worker mirror get <Object> <id>", "worker mirror ls <Object>", "-feed", "-feed-share"} {
+		require.Contains(t, help.String(), sub)
+	}
 	for name, v := range env {
 		if name == "NATS_USER" {
 			continue
@@ -127,4 +131,103 @@ func TestHelpShowsNoSecret(t *testing.T) {
 	cfg, err = parseFlags([]string{"--nats-password", "from-flag"}, getenv, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, "from-flag", cfg.NATS.Password, "a flag beats its variable")
+}
+
+// TestParseFlagsFeeds: feeds from FEEDS, from --feed (which replaces
+// FEEDS), and from the config file, joined by one rule: a flag naming a
+// file's feed sets its interval and keeps its other settings; other flags
+// add feeds. The feeds' other settings have their defaults and their
+// variables.
+func TestParseFlagsFeeds(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"feeds": [
+		{"read": "ClientUserRead", "interval": "30s", "overlap": "90s", "since": "2026-01-01T00:00:00Z", "filters": {"ClientID": "00000000-0000-4000-9000-000000000001"}},
+		{"name": "acme-users", "read": "ClientUserRead", "interval": "5m", "msgpack": true}
+	]}`), 0o600))
+	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		feeds []feed.Feed
+	}{
+		{name: "none", feeds: nil},
+		{name: "FEEDS", env: map[string]string{"FEEDS": "ClientUserRead=30s, SpecialistRead=1m"}, feeds: []feed.Feed{
+			{Read: "ClientUserRead", Interval: feed.Duration(30 * time.Second)},
+			{Read: "SpecialistRead", Interval: feed.Duration(time.Minute)},
+		}},
+		{name: "a flag replaces FEEDS", env: map[string]string{"FEEDS": "ClientUserRead=30s"}, args: []string{"--feed", "SpecialistRead=10s"}, feeds: []feed.Feed{
+			{Read: "SpecialistRead", Interval: feed.Duration(10 * time.Second)},
+		}},
+		{name: "the file", args: []string{"--config", path}, feeds: []feed.Feed{
+			{Read: "ClientUserRead", Interval: feed.Duration(30 * time.Second), Overlap: feed.Duration(90 * time.Second), Since: since,
+				Filters: map[string]any{"ClientID": "00000000-0000-4000-9000-000000000001"}},
+			{Name: "acme-users", Read: "ClientUserRead", Interval: feed.Duration(5 * time.Minute), Msgpack: true},
+		}},
+		{name: "flags over the file", args: []string{"--config", path, "--feed", "acme-users=1m", "--feed", "ClientUserRead=10s", "--feed", "DepartmentRead=2m"}, feeds: []feed.Feed{
+			{Read: "ClientUserRead", Interval: feed.Duration(10 * time.Second), Overlap: feed.Duration(90 * time.Second), Since: since,
+				Filters: map[string]any{"ClientID": "00000000-0000-4000-9000-000000000001"}},
+			{Name: "acme-users", Read: "ClientUserRead", Interval: feed.Duration(time.Minute), Msgpack: true},
+			{Read: "DepartmentRead", Interval: feed.Duration(2 * time.Minute)},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := parseFlags(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			require.NoError(t, err)
+			require.Equal(t, c.feeds, cfg.Feeds.Feeds)
+			require.Equal(t, 0.5, cfg.Feeds.Share)
+			require.Equal(t, 30*24*time.Hour, cfg.Feeds.TombstoneTTL)
+			require.Equal(t, 7*24*time.Hour, cfg.Feeds.ChangeMaxAge)
+			require.Equal(t, int64(1<<30), cfg.Feeds.MaxResponseBytes)
+			require.Equal(t, 256, cfg.Feeds.Chunk)
+			require.Equal(t, 15*time.Second, cfg.Feeds.LeaseTTL)
+		})
+	}
+
+	env := map[string]string{"FEED_SHARE": "0.25", "FEED_TOMBSTONE_TTL": "24h", "CHANGE_MAX_AGE": "48h", "FEED_MAX_RESPONSE": "256MiB", "FEED_CHUNK": "64", "FEED_LEASE_TTL": "5s"}
+	cfg, err := parseFlags(nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 0.25, cfg.Feeds.Share)
+	require.Equal(t, 24*time.Hour, cfg.Feeds.TombstoneTTL)
+	require.Equal(t, 48*time.Hour, cfg.Feeds.ChangeMaxAge)
+	require.Equal(t, int64(256<<20), cfg.Feeds.MaxResponseBytes)
+	require.Equal(t, 64, cfg.Feeds.Chunk)
+	require.Equal(t, 5*time.Second, cfg.Feeds.LeaseTTL)
+	cfg, err = parseFlags([]string{"--feed-share", "0.8", "--feed-chunk", "16"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 0.8, cfg.Feeds.Share, "a flag beats its variable")
+	require.Equal(t, 16, cfg.Feeds.Chunk)
+}
+
+func TestParseFlagsRejectsBadFeeds(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"feeds": [{"read": "ClientUserRead", "interval": "30s", "filterz": {}}]}`), 0o600))
+	badInterval := filepath.Join(dir, "interval.json")
+	require.NoError(t, os.WriteFile(badInterval, []byte(`{"feeds": [{"read": "ClientUserRead", "interval": "soon"}]}`), 0o600))
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{name: "no interval", args: []string{"--feed", "ClientUserRead"}, want: "want <Read>=<interval>"},
+		{name: "no read", args: []string{"--feed", "=30s"}, want: "want <Read>=<interval>"},
+		{name: "bad interval", args: []string{"--feed", "ClientUserRead=often"}, want: `interval "often"`},
+		{name: "zero interval", args: []string{"--feed", "ClientUserRead=0s"}, want: "positive duration"},
+		{name: "twice", args: []string{"--feed", "ClientUserRead=1s", "--feed", "ClientUserRead=2s"}, want: "given twice"},
+		{name: "bad FEEDS", env: map[string]string{"FEEDS": "ClientUserRead=30s,SpecialistRead"}, want: "FEEDS"},
+		{name: "bad FEED_SHARE", env: map[string]string{"FEED_SHARE": "half"}, want: "FEED_SHARE"},
+		{name: "zero share", args: []string{"--feed-share", "0"}, want: "--feed-share"},
+		{name: "unknown key of a feed", args: []string{"--config", bad}, want: "filterz"},
+		{name: "bad interval in the file", args: []string{"--config", badInterval}, want: "soon"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parseFlags(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
 }

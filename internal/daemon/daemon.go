@@ -1,7 +1,9 @@
 // Package daemon assembles the worker process from its settings and runs
 // it: the NATS connection (or an embedded JetStream server when no URL is
-// given), the API client, the quota limiter, the worker, and the HTTP
-// endpoints for probes and metrics.
+// given), the API client, the quota limiter, the worker, the change feeds
+// (when any is configured), and the HTTP endpoints for probes and
+// metrics; and it holds the tools that read what the process keeps in
+// JetStream (the quota ledger, the feeds' markers, the mirror).
 //
 // Invariants: secrets (the API password, NATS credentials) are read from
 // the settings or files and never logged. Run claims its HTTP address
@@ -10,7 +12,10 @@
 // connection), the end of any one stops the others, and Run returns only
 // after every goroutine it started has returned and every resource it
 // opened is closed. Every wait for a dependency (NATS, the quota bucket)
-// is a retry.Do that ends with Run's context.
+// is a retry.Do that ends with Run's context. Settings no retry can fix
+// (quota limits, feeds on reads that take no ChangedFrom) are refused
+// before anything is contacted. The worker and the feeds take their calls
+// from one limiter, and their series are on one registry.
 package daemon
 
 import (
@@ -20,13 +25,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -40,6 +43,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
+	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/retry"
@@ -77,6 +81,9 @@ type Config struct {
 
 	// Quota: the windows and limits of the API's hourly quota.
 	Quota QuotaConfig
+
+	// Feeds are the change feeds run beside the worker; none by default.
+	Feeds FeedsConfig
 
 	Logger zerolog.Logger
 }
@@ -139,6 +146,9 @@ func Run(ctx context.Context, cfg Config) error {
 	qcfg := cfg.Quota.limiterConfig()
 	if err := qcfg.Validate(); err != nil {
 		return fmt.Errorf("daemon: %w", err)
+	}
+	if err := cfg.Feeds.validate(); err != nil {
+		return err
 	}
 
 	// The HTTP address first: claiming it is what most often fails (a
@@ -227,6 +237,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// The feeds read with the same client: each of their calls carries
+	// its own response cap (FeedsConfig.MaxResponseBytes).
+	var feeds *feed.Runner
+	if len(cfg.Feeds.Feeds) > 0 {
+		if feeds, err = feed.New(cfg.Feeds.config(cfg, nc, client, limiter, reg, log)); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
 	log.Info().Str("api", cfg.ConnectURL).Str("api_user", cfg.ConnectUser).Str("nats", nc.ConnectedUrlRedacted()).Msg("connecting the worker")
 
 	// The parts. Each one's end, with an error or without, stops the
@@ -242,6 +260,11 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 	}
 	part(w.Run)
+	ready := []readiness{}
+	if feeds != nil {
+		part(feeds.Run)
+		ready = append(ready, feeds)
+	}
 	part(func(ctx context.Context) error {
 		select {
 		case <-closed:
@@ -256,7 +279,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	if ln != nil {
 		log.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
-		part(func(ctx context.Context) error { return serveHTTP(ctx, ln, w.Handler()) })
+		part(func(ctx context.Context) error { return serveHTTP(ctx, ln, handler(w, ready...)) })
 	}
 	return g.Wait()
 }
@@ -299,7 +322,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 // newLimiter returns the shared limiter (the ledger in a JetStream bucket),
 // or a local one when asked. Creating the bucket is retried until it
 // works or ctx ends: on a cluster it may take a moment to elect a leader.
-func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Config) (worker.Limiter, error) {
+func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Config) (limiter, error) {
 	if cfg.Quota.Local {
 		return quota.NewLocal(qcfg)
 	}
@@ -319,69 +342,6 @@ func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Confi
 		return nil, fmt.Errorf("daemon: quota bucket: %w", err)
 	}
 	return q, nil
-}
-
-// PrintQuota prints the shared ledger of the current window as a table:
-// every operation that made calls or is spent, then a count of the rest.
-func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
-	url := cfg.NATS.Server
-	if url == "" {
-		// A worker started without a NATS URL runs its own server there.
-		url = "nats://" + cmp.Or(cfg.EmbeddedListen, "127.0.0.1:4222")
-	}
-	flags := cfg.NATS
-	flags.Server = url
-	flags.Name = "connect-worker-quota"
-	nc, err := natsconn.Connect(flags)
-	if err != nil {
-		return fmt.Errorf("daemon: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	// Read only: looking at the ledger never creates the bucket nor
-	// writes a key.
-	q, err := quota.NewReader(quota.ReaderConfig{Config: cfg.Quota.limiterConfig(), JetStream: js})
-	if err != nil {
-		return err
-	}
-	ops := cfg.Worker.Operations
-	if len(ops) == 0 {
-		ops = catalog.Names()
-	}
-	now := time.Now()
-	st, err := q.Status(ctx, ops, now)
-	if err != nil {
-		return err
-	}
-	win := q.Windows()
-	start := win.Start(now)
-	fmt.Fprintf(w, "window %s – %s (%s), night hours: %s\n\n",
-		start.Format("2006-01-02 15:04:05"), start.Add(win.Length).Format("15:04:05 MST"), win.Length, cmp.Or(win.Night.String(), "none"))
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "OPERATION\tLIMIT\tUSED\tREMAINING\tSTATE\tRESETS IN\t")
-	idle := 0
-	for _, s := range st {
-		if s.Used == 0 && !s.Exhausted {
-			idle++
-			continue
-		}
-		state := "open"
-		switch {
-		case s.Exhausted:
-			state = "OUT_OF_LIMIT"
-		case s.Remaining() == 0:
-			state = "spent"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t\n", s.Op, s.Limit, s.Used, s.Remaining(), state, s.Reset.Sub(now).Round(time.Second))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\n%d other operations made no call in this window.\n", idle)
-	return nil
 }
 
 func connectPassword(cfg Config) (string, error) {
