@@ -40,7 +40,7 @@ tidy: ## tidy go.mod
 run: build ## start the sandbox, an embedded NATS and the worker; send a sample; print the results; stop
 	bash scripts/demo.sh
 
-fuzz: ## fuzz the SOAP decoder and the command decoder, 60s each (FUZZTIME=10m for longer)
+fuzz: ## fuzz the SOAP decoder (whole and row by row, against each other) and the command decoder, 60s each (FUZZTIME=10m for longer)
 	$(GO) test -run '^$$' -fuzz FuzzDecodeResponse -fuzztime $${FUZZTIME:-60s} -fuzzminimizetime 5s ./internal/soap
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $${FUZZTIME:-60s} -fuzzminimizetime 5s ./internal/contract
 

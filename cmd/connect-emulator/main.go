@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,9 @@ type config struct {
 	Emulator emulator.Config
 	// SeedClientUsers is the number of client users created at start.
 	SeedClientUsers int
+	// SeedObjects are more objects created at start, by kind, in the
+	// order given (emulator.Server.SeedObjects).
+	SeedObjects []seedSpec
 	// LogLevel is the least level logged.
 	LogLevel zerolog.Level
 	// ShutdownTimeout bounds the graceful shutdown.
@@ -59,6 +63,35 @@ type config struct {
 	// onListen, when set, is told the address once the server listens
 	// (tests listen on port 0).
 	onListen func(net.Addr)
+}
+
+// seedSpec is one --seed-objects setting: n objects of a kind.
+type seedSpec struct {
+	Kind string
+	N    int
+}
+
+// seedFlag reads --seed-objects: Kind=n, comma-separated or repeated.
+type seedFlag []seedSpec
+
+func (f *seedFlag) String() string {
+	parts := make([]string, len(*f))
+	for i, s := range *f {
+		parts[i] = s.Kind + "=" + strconv.Itoa(s.N)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *seedFlag) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		kind, num, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(num)
+		if !ok || kind == "" || err != nil || n < 0 {
+			return fmt.Errorf("%q: want Kind=n, e.g. Specialist=50", part)
+		}
+		*f = append(*f, seedSpec{Kind: kind, N: n})
+	}
+	return nil
 }
 
 // envPrefix prefixes the environment variable of each flag: --fail-rate
@@ -74,6 +107,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var (
 		latency, night, tz, level, answer string
 		limits                            tariff.LimitFlag
+		seeds                             seedFlag
 		e                                 = &cfg.Emulator
 	)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "TCP address to serve on")
@@ -87,6 +121,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&night, "night", "", `hours with the catalogue's night limits, "HH-HH" (e.g. 22-06); default none`)
 	fs.IntVar(&e.PacketLimit, "packet-limit", 0, "most rows per packet, overriding the catalogue when above 0")
 	fs.IntVar(&cfg.SeedClientUsers, "seed-client-users", 0, "client users to create at start")
+	fs.Var(&seeds, "seed-objects", "more objects to create at start, Kind=n (Client, ClientUser, Specialist, Department, ClientDepartment, ServiceLineKind; repeatable)")
+	fs.Float64Var(&e.Churn, "churn", 0, "changes per minute the sandbox makes on its own, as people in the web cabinet would (0: none)")
+	fs.DurationVar(&e.ClockOffset, "clock-offset", 0, "shift of the sandbox's clock (change times, windows, ChangedFrom, the Date header), e.g. 90s or -2m")
 	fs.StringVar(&tz, "tz", "Europe/Moscow", "the account's time zone")
 	fs.Int64Var(&e.Seed, "seed", 0, "seed of the random source (0: from the clock)")
 	fs.StringVar(&answer, "answer-version", "1.2", `SOAP version of answers: "1.2" (like the real service) or "request"`)
@@ -139,6 +176,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if cfg.SeedClientUsers < 0 {
 		return cfg, fmt.Errorf("seed client users: %d is negative", cfg.SeedClientUsers)
 	}
+	cfg.SeedObjects = seeds
 	return cfg, nil
 }
 
@@ -159,6 +197,13 @@ func run(ctx context.Context, cfg config) error {
 		log.Info().Int("client_users", len(ids)).Str("client_id", emulator.SeedClientID).
 			Str("first_id", ids[0]).Str("last_id", ids[len(ids)-1]).Msg("seeded client users")
 	}
+	for _, sp := range cfg.SeedObjects {
+		ids, err := srv.SeedObjects(sp.Kind, sp.N)
+		if err != nil {
+			return err
+		}
+		log.Info().Str("kind", sp.Kind).Int("objects", len(ids)).Msg("seeded objects")
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -172,6 +217,15 @@ func run(ctx context.Context, cfg config) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	// The churn stops with the server: when ctx ends, or when serving
+	// fails.
+	cctx, stopChurn := context.WithCancel(ctx)
+	churned := make(chan error, 1)
+	go func() { churned <- srv.Run(cctx) }()
+	defer func() {
+		stopChurn()
+		<-churned // Run returns nil once its context ends
+	}()
 
 	base := "http://" + ln.Addr().String()
 	e := cfg.Emulator
@@ -181,6 +235,7 @@ func run(ctx context.Context, cfg config) error {
 		Float64("fail_rate", e.FailRate).Float64("drop_rate", e.DropRate).
 		Str("limits", tariff.FormatLimits(e.Limits)).Str("night", e.Night.String()).
 		Int("packet_limit", e.PacketLimit).Str("tz", e.Location.String()).
+		Float64("churn_per_minute", e.Churn).Dur("clock_offset", e.ClockOffset).
 		Msg("connect-emulator listening")
 	if cfg.onListen != nil {
 		cfg.onListen(ln.Addr())

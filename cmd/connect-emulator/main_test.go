@@ -54,7 +54,8 @@ func TestParseConfig(t *testing.T) {
 				"--latency", "10ms-50ms", "--fail-rate", "0.1", "--drop-rate", "0.2",
 				"--limit", "ClientUserEdit=3", "--limit", "*=100", "--night", "22-06", "--packet-limit", "20",
 				"--seed-client-users", "5", "--tz", "Asia/Almaty", "--seed", "7", "--answer-version", "request",
-				"--log-level", "debug"},
+				"--log-level", "debug", "--churn", "2.5", "--clock-offset", "-90s",
+				"--seed-objects", "Specialist=3,Department=2", "--seed-objects", "Client=0"},
 			check: func(t *testing.T, cfg config) {
 				e := cfg.Emulator
 				require.Equal(t, ":9000", cfg.Listen)
@@ -73,6 +74,9 @@ func TestParseConfig(t *testing.T) {
 				require.Equal(t, int64(7), e.Seed)
 				require.Equal(t, emulator.AnswerAsRequest, e.AnswerVersion)
 				require.Equal(t, zerolog.DebugLevel, cfg.LogLevel)
+				require.Equal(t, 2.5, e.Churn)
+				require.Equal(t, -90*time.Second, e.ClockOffset)
+				require.Equal(t, []seedSpec{{"Specialist", 3}, {"Department", 2}, {"Client", 0}}, cfg.SeedObjects)
 			},
 		},
 		{
@@ -100,6 +104,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "limit given twice", args: []string{"--limit", "ClientRead=1,ClientRead=2"}, wantErr: "given twice"},
 		{name: "bad env", env: map[string]string{"EMULATOR_FAIL_RATE": "often"}, wantErr: "EMULATOR_FAIL_RATE"},
 		{name: "bad zone", args: []string{"--tz", "Mars/Olympus"}, wantErr: "tz"},
+		{name: "bad churn", args: []string{"--churn", "often"}, wantErr: "churn"},
+		{name: "bad clock offset", args: []string{"--clock-offset", "1 hour"}, wantErr: "clock-offset"},
+		{name: "bad seed objects", args: []string{"--seed-objects", "Specialist"}, wantErr: "Kind=n"},
+		{name: "negative seed objects", args: []string{"--seed-objects", "Specialist=-1"}, wantErr: "Kind=n"},
 		{name: "bad answer version", args: []string{"--answer-version", "1.1"}, wantErr: "answer version"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 	}
@@ -175,4 +183,54 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	require.Contains(t, logs.String(), base+emulator.Path, "the endpoint is printed")
 	require.NotContains(t, logs.String(), "top-secret", "the password is never logged")
 	require.True(t, strings.Contains(logs.String(), `"message":"stopped"`))
+}
+
+// TestRunChurnsAndShiftsItsClock runs the command with the churn, a clock
+// offset and seeded objects: the seeded objects are there at once, the
+// churn adds to them while it serves, the answers' Date is the shifted
+// clock, and the churn stops with the server.
+func TestRunChurnsAndShiftsItsClock(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseConfig([]string{"--listen", "127.0.0.1:0", "--seed", "3", "--churn", "60000",
+		"--clock-offset", "1h", "--seed-objects", "Department=2"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	cfg.Emulator.Logger = zerolog.Nop()
+	addrs := make(chan net.Addr, 1)
+	cfg.onListen = func(a net.Addr) { addrs <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg) }()
+	var addr net.Addr
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("run ended before listening: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not start listening")
+	}
+	client, err := soap.New(soap.Config{URL: "http://" + addr.String() + emulator.Path, User: "admin", Password: "admin"})
+	require.NoError(t, err)
+	defer client.Close()
+	read := func() *soap.Response {
+		callCtx, callCancel := context.WithTimeout(ctx, 5*time.Second)
+		defer callCancel()
+		resp, err := client.Call(callCtx, &soap.Request{Op: "DepartmentRead", Params: soap.Struct()})
+		require.NoError(t, err)
+		return resp
+	}
+	first := read()
+	require.GreaterOrEqual(t, len(first.Data.Table.Rows), 2, "the seeded departments")
+	require.WithinDuration(t, time.Now().Add(time.Hour), first.ServerTime, 5*time.Second, "the sandbox's clock is an hour ahead")
+	// 1,000 changes a second, 6% of them departments: more come soon.
+	require.Eventually(t, func() bool { return len(read().Data.Table.Rows) > len(first.Data.Table.Rows) },
+		10*time.Second, 20*time.Millisecond, "the churn adds departments")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop after its context ended")
+	}
 }

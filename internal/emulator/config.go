@@ -19,6 +19,11 @@ const Path = "/cus/ws/PartnerWebAPI2"
 // DefaultMaxBodyBytes is the default cap of a request body.
 const DefaultMaxBodyBytes = 32 << 20
 
+// MaxChurn is the most changes a minute Config.Churn may ask for: 1,000 a
+// second, far above what an account's people make, and within what one
+// lock held a few milliseconds at a time can apply.
+const MaxChurn = 60_000
+
 // AnswerVersion says in which SOAP version the emulator answers.
 type AnswerVersion uint8
 
@@ -76,6 +81,18 @@ type Config struct {
 	// Now returns the current time. Defaults to time.Now; tests inject a
 	// clock to cross limit windows and stamp change times.
 	Now func() time.Time
+	// ClockOffset shifts the sandbox's clock (Now) by this much, for
+	// everything: change times, limit windows, ChangedFrom comparisons
+	// and the HTTP Date header of its answers. A positive offset is a
+	// service whose clock runs ahead of the caller's, for clock-skew tests.
+	// Defaults to 0.
+	ClockOffset time.Duration
+	// Churn is the number of changes a minute that Run makes to the store
+	// on its own, as people working in the web cabinet would: objects of
+	// the change-tracked kinds created, edited and deleted, each stamped
+	// with its change time. Zero (the default) makes none; at most
+	// MaxChurn.
+	Churn float64
 	// Seed seeds the random source of latencies, injected failures and new
 	// UUIDs: equal seeds and equal calls give equal results. Zero seeds
 	// from the clock.
@@ -99,6 +116,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if off := c.ClockOffset; off != 0 {
+		now := c.Now
+		c.Now = func() time.Time { return now().Add(off) }
 	}
 	if c.Seed == 0 {
 		c.Seed = time.Now().UnixNano()
@@ -130,6 +151,9 @@ func (c Config) validate() error {
 	}
 	if err := c.Night.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("night: %w", err))
+	}
+	if !(c.Churn >= 0 && c.Churn <= MaxChurn) {
+		errs = append(errs, fmt.Errorf("churn %v changes a minute is not between 0 and %d", c.Churn, MaxChurn))
 	}
 	if c.PacketLimit < 0 {
 		errs = append(errs, fmt.Errorf("negative packet limit %d", c.PacketLimit))

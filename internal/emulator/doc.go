@@ -38,10 +38,30 @@
 //   - A packet longer than the operation accepts is refused as a whole
 //     (PACKET_TOO_LARGE, nothing processed) after it was counted.
 //   - Writes stamp the object's change time (account time zone, to the
-//     second); a read with ChangedFrom returns the objects changed at or
-//     after it, deleted ones with Deleted=true; without it, all of them.
+//     second); a change-tracked read (catalog.ChangeTracked) with
+//     ChangedFrom returns the objects changed at or after it, to the
+//     second, deleted ones with Deleted=true, its other filters (ClientID)
+//     applied; without it, all of them. ChangedFrom is a wall clock in the
+//     account's zone (Config.Location, --tz); one that carries an offset
+//     names that instant. Every row carries the catalogue's IDColumns.
 //     Reads answer with the recorded column names, order and types where
 //     they are known, and list their columns even with no rows.
+//   - A read of stored objects sees one moment of the store: its records
+//     are copied under the lock (a record's fields map is replaced on
+//     change, never changed in place, so the copy shares it), and the
+//     answer is written from the copy after the lock is released, a row at
+//     a time (soap.EncodeResponseRows): 100,000 client users cost about
+//     11 MB, not the 47 MB answer and its table.
+//   - The sandbox's clock is Config.Now shifted by Config.ClockOffset, for
+//     everything: change stamps, limit windows, ChangedFrom, and the HTTP
+//     Date header of every answer, which it sets itself (net/http would
+//     write the real clock's).
+//   - The churn (Run, with Config.Churn changes a minute) creates, edits
+//     and deletes objects of the change-tracked kinds as people in the
+//     web cabinet would, under the same lock as the calls, stamping each
+//     change; it draws from its own random source seeded by Config.Seed.
+//     Run is the only goroutine of the package, and it ends with its
+//     context.
 //   - Fields are validated by the catalogue (catalog.Operation.Fields):
 //     required fields, types, lengths, UUID form, unknown fields.
 //   - A call is applied atomically: calls run one at a time under the
@@ -63,8 +83,14 @@
 //     Edit leaves that field as it was.
 //   - Reads of objects whose fields are not published list a guessed set
 //     of columns, then any other stored field, untyped. The recorded
-//     UserServiceLineRead has no Deleted column: a deleted connection is
-//     listed with ExpiresDate set to the time it was deleted.
+//     UserServiceLineRead lists no Deleted column; the wiki says every
+//     change-tracked read answers Deleted=true, so the sandbox's follows
+//     the recorded five with one.
+//   - The churn's changes are its own plausible ones (names, posts,
+//     phones, line connections' expiry); references it makes point at live
+//     objects. It does not go through the API: it is never counted against
+//     a limit, and Applied, Edits and Writes do not see it (Stats.Churn
+//     counts it).
 //   - History, statistics and storefront reads answer SUCCESS with an
 //     empty table of plausible columns (GetHistoryOfColleaguesChat: an
 //     empty ZIP); writes without an object model (welcome e-mails,
@@ -77,6 +103,7 @@
 //
 // Injected failures and latency draw from one random source seeded by
 // Config.Seed, so a test with a fixed seed and a fixed order of calls sees
-// the same failures every run. Latency waits on a timer and gives up when
+// the same failures every run (the churn draws from another, so that it
+// does not move them). Latency waits on a timer and gives up when
 // the request's context ends, so it never holds up a shutdown.
 package emulator

@@ -638,8 +638,8 @@ func TestAssociationsAndValues(t *testing.T) {
 	values := b.mustCall(t, "ClientAdditionalParameterValueRead", obj())
 	require.Equal(t, []map[string]any{{"ClientParameterID": param, "ClientID": client, "Value": "Gold", "Color": "RED"}}, rows(t, values))
 
-	// A line connection keeps the recorded columns: its deletion shows as
-	// an expiry at the time of deletion.
+	// A line connection keeps the recorded columns, then Deleted, which
+	// every change-tracked read answers.
 	conn := obj("ServiceUserID", soap.String(client), "ServiceID", soap.String(line))
 	b.mustCall(t, "UserServiceLineAdd", conn)
 	b.clock.Advance(time.Hour)
@@ -648,7 +648,7 @@ func TestAssociationsAndValues(t *testing.T) {
 	lines := b.mustCall(t, "UserServiceLineRead", obj("ChangedFrom", soap.DateTime(deletedAt)))
 	require.Equal(t, []map[string]any{{
 		"ServiceUserID": client, "ServiceID": line, "CreateTime": t0.Format(soap.DateTimeLayout),
-		"ActivateDate": "0001-01-01T00:00:00", "ExpiresDate": deletedAt.Format(soap.DateTimeLayout),
+		"ActivateDate": "0001-01-01T00:00:00", "ExpiresDate": "0001-01-01T00:00:00", "Deleted": true,
 	}}, rows(t, lines))
 	_, err = b.call(t, "UserServiceLineDelete", conn)
 	require.ErrorAs(t, err, &re)
@@ -676,7 +676,13 @@ func TestEveryOperationAnswers(t *testing.T) {
 		}
 		require.Equal(t, soap.CodeSuccess, resp.Code, op.Name)
 		if op.Results != nil {
-			require.Equal(t, op.Results, columns(t, resp), "%s answers the recorded columns", op.Name)
+			got := columns(t, resp)
+			if _, ok := op.ChangeTracked(); ok && !slices.Contains(op.Results, catalog.ColumnDeleted) {
+				// UserServiceLineRead: Deleted follows the recorded columns.
+				require.Equal(t, catalog.ColumnDeleted, got[len(got)-1], op.Name)
+				got = got[:len(got)-1]
+			}
+			require.Equal(t, op.Results, got, "%s answers the recorded columns", op.Name)
 		}
 		if op.Kind == catalog.Read || op.Kind == catalog.ChangeRead {
 			require.Equal(t, soap.KindTable, resp.Data.Kind, op.Name)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -60,6 +61,9 @@ type call struct {
 	// rows counts objects processed (writes) or answered (reads), errs the
 	// rows that failed.
 	rows, errs int
+	// answer, set by a read of stored objects, is what its ResultData
+	// table is written from.
+	answer *answer
 }
 
 // verb returns what op does to its Object: "Add", "Edit", "Read"… (the
@@ -191,7 +195,13 @@ func (s *Server) goValue(v soap.Value) any {
 		if b, err := v.BoolValue(); err == nil {
 			return b
 		}
-	case soap.KindDateTime, soap.KindDate:
+	case soap.KindDateTime:
+		// A time that carries an offset means that instant: the catalogue
+		// keeps a time's wall clock, so it is given in the account's zone.
+		if t, err := v.TimeValue(s.cfg.Location); err == nil {
+			return t.In(s.cfg.Location)
+		}
+	case soap.KindDate:
 		if t, err := v.TimeValue(s.cfg.Location); err == nil {
 			return t
 		}
@@ -348,12 +358,14 @@ func (c *call) edit(k *kind, fields map[string]soap.Value) outcome {
 	if r.deleted {
 		return failure(CodeObjectDeleted, "%s: %s %s is deleted", strings.Join(k.key, ", "), k.name, id)
 	}
+	f := maps.Clone(r.fields) // never in place: reads' snapshots share the map
 	for name, v := range fields {
 		// The key stays as stored: the caller's may differ in case.
 		if !slices.Contains(k.key, name) {
-			r.fields[name] = v
+			f[name] = v
 		}
 	}
+	r.fields = f
 	r.edits++
 	c.applied(r)
 	return success(soap.Null())
@@ -381,17 +393,16 @@ func (c *call) remove(k *kind, fields map[string]soap.Value) outcome {
 		}
 	}
 	r.deleted = true
-	if k.expires != "" {
-		r.fields[k.expires] = soap.DateTime(c.now)
-	}
 	c.applied(r)
 	return success(soap.Null())
 }
 
 // read answers a read: the objects of kind k (all, or those changed at or
-// after ChangedFrom, deleted ones with Deleted=true), filtered by any other
-// given parameter that names a column; or, for the reads the emulator
-// keeps no data for, an empty table of plausible columns.
+// after ChangedFrom, to the second, deleted ones with Deleted=true),
+// filtered by any other given parameter that names a column; or, for the
+// reads the emulator keeps no data for, an empty table of plausible
+// columns. The objects' rows are not built here: c.answer takes a
+// snapshot of them, written out after the lock is released.
 func (c *call) read(k *kind, v string, params soap.Value) outcome {
 	given, bad := c.validate(propsMap(params.Props))
 	if bad != nil {
@@ -409,7 +420,9 @@ func (c *call) read(k *kind, v string, params soap.Value) outcome {
 		return success(soap.TableValue(&soap.Table{Columns: columnsOf(cols)}))
 	}
 	var from time.Time
-	if cf, ok := given["ChangedFrom"]; ok {
+	if cf, ok := given[catalog.ParamChangedFrom]; ok {
+		// Fields has written it as a wall clock in the account's zone, to
+		// the second (see goValue): the moment of a change stamp.
 		t, err := cf.TimeValue(c.s.cfg.Location)
 		if err != nil {
 			// Fields has checked the form already; this is a safety net.
@@ -417,27 +430,23 @@ func (c *call) read(k *kind, v string, params soap.Value) outcome {
 		}
 		from = t
 	}
-	cols := slices.Clone(k.cols)
-	var rows []*record
+	a := &answer{}
 	withDeleted := k.listsDeleted()
 	for _, r := range c.s.table(k.name).list {
+		// At or after: a change stamped at the very second of ChangedFrom
+		// is answered.
 		if r.changed.Before(from) || r.deleted && !withDeleted || !matches(k, r, given) {
 			continue
 		}
-		rows = append(rows, r)
+		a.recs = append(a.recs, *r) // fields are never changed in place
 	}
+	a.cols = slices.Clone(k.cols)
 	if k.open {
-		cols = append(cols, extraColumns(k, rows)...)
+		a.cols = append(a.cols, extraColumns(k, a.recs)...)
 	}
-	out := &soap.Table{Columns: columnsOf(cols), Rows: make([][]soap.Value, len(rows))}
-	for i, r := range rows {
-		out.Rows[i] = make([]soap.Value, len(cols))
-		for j, col := range cols {
-			out.Rows[i][j] = col.cell(r)
-		}
-	}
-	c.rows += len(rows)
-	return success(soap.TableValue(out))
+	c.answer = a
+	c.rows += len(a.recs)
+	return success(soap.Null())
 }
 
 // matches reports whether r passes the filters of a read: every given
@@ -445,7 +454,7 @@ func (c *call) read(k *kind, v string, params soap.Value) outcome {
 // equal r's value (ids in any case). ClientUserRead's ClientID is one.
 func matches(k *kind, r *record, given map[string]soap.Value) bool {
 	for name, want := range given {
-		if name == "ChangedFrom" {
+		if name == catalog.ParamChangedFrom {
 			continue
 		}
 		for _, col := range k.cols {
@@ -459,7 +468,7 @@ func matches(k *kind, r *record, given map[string]soap.Value) bool {
 
 // extraColumns returns the fields of rows that an open kind's columns do
 // not list, as untyped columns sorted by name.
-func extraColumns(k *kind, rows []*record) []column {
+func extraColumns(k *kind, rows []record) []column {
 	var names []string
 	for _, r := range rows {
 		for name := range r.fields {

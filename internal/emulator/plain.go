@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -49,6 +50,7 @@ func (c *call) plainOp(f map[string]soap.Value) (outcome, []soap.Property) {
 		if c.op.Name == "ServiceRequestDeleteTextMessage" {
 			msg.deleted = true
 		} else {
+			msg.fields = maps.Clone(msg.fields) // never in place
 			msg.fields["Message"] = f["Message"]
 			msg.edits++
 		}

@@ -3,6 +3,7 @@ package emulator
 import (
 	"slices"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
@@ -66,7 +67,7 @@ func anyCol(name string) column { return column{name: name} }
 
 // deletedCol answers whether the object is marked deleted.
 func deletedCol() column {
-	c := boolCol("Deleted")
+	c := boolCol(catalog.ColumnDeleted)
 	c.get = func(r *record) soap.Value { return soap.Bool(r.deleted) }
 	return c
 }
@@ -95,15 +96,12 @@ type kind struct {
 	// upsert means Edit creates the object when it is missing (a
 	// parameter's value for a client is set, not added).
 	upsert bool
-	// expires, when set, is the field a Delete sets to the time of
-	// deletion, for a kind whose reads have no Deleted column.
-	expires string
 }
 
 // listsDeleted reports whether reads list deleted objects (with
-// Deleted=true, or expired) rather than leave them out.
+// Deleted=true) rather than leave them out: the change-tracked kinds do.
 func (k *kind) listsDeleted() bool {
-	return k.expires != "" || slices.ContainsFunc(k.cols, func(c column) bool { return c.name == "Deleted" })
+	return slices.ContainsFunc(k.cols, func(c column) bool { return c.name == catalog.ColumnDeleted })
 }
 
 // kinds are the objects the emulator stores, by name. Columns follow the
@@ -135,11 +133,12 @@ var kinds = func() map[string]*kind {
 			cols: []column{idCol("SpecialistID"), idCol("ServiceID"), decCol("Priority"), deletedCol()}},
 		{name: "ServiceLineKind", key: []string{"ServiceLineKindID"}, open: true,
 			cols: []column{idCol("ServiceLineKindID"), strCol("Name", 100), deletedCol()}},
-		// The recorded UserServiceLineRead has no Deleted column: a
-		// deleted connection is listed as expired at its deletion.
-		{name: "UserServiceLine", key: []string{"ServiceUserID", "ServiceID"}, expires: "ExpiresDate",
+		// The recorded UserServiceLineRead lists no Deleted column, but
+		// the wiki says every change-tracked read answers deleted objects
+		// with Deleted=true: it follows the recorded five.
+		{name: "UserServiceLine", key: []string{"ServiceUserID", "ServiceID"},
 			cols: []column{idCol("ServiceUserID"), idCol("ServiceID"), createdCol("CreateTime"),
-				timeCol("ActivateDate"), timeCol("ExpiresDate")}},
+				timeCol("ActivateDate"), timeCol("ExpiresDate"), deletedCol()}},
 		{name: "ServiceKind", key: []string{"ServiceKindID"}, open: true,
 			cols: []column{idCol("ServiceKindID"), strCol("Name", 100), deletedCol()}},
 		{name: "ServiceRequestType", key: []string{"ServiceRequestTypeID"}, open: true,

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,8 +25,8 @@ import (
 
 // Server is the sandbox PartnerWebAPI2. It is an http.Handler serving the
 // SOAP endpoint at Path (POST; GET ?wsdl for the WSDL), /stats and
-// /healthz. It starts no goroutines; all its methods are safe for
-// concurrent use.
+// /healthz. It starts no goroutines (Run, the churn, runs in its
+// caller's); all its methods are safe for concurrent use.
 type Server struct {
 	cfg Config
 	log zerolog.Logger
@@ -43,6 +45,15 @@ type Server struct {
 	ops     map[string]*opStats // per-operation windows and counters
 	stats   Stats               // totals that are not per operation
 	rng     *rand.Rand
+	// The churn's own random source, so that the API's draws (latency,
+	// failures, ids of Adds) do not move its changes, and its counters.
+	churnRng *rand.Rand
+	churned  map[string]ChurnCounts
+	churning bool // the churn is making changes: count them
+	made     int  // objects made by the cabinet's changes, for their names
+
+	// running is set while Run runs: one churn at a time.
+	running atomic.Bool
 }
 
 // opStats counts the calls of one operation.
@@ -79,6 +90,9 @@ type Stats struct {
 	Faults int `json:"faults"`
 	// Unauthorized counts requests refused with HTTP 401.
 	Unauthorized int `json:"unauthorized"`
+	// Churn counts, by kind of object, the changes Run made on its own
+	// (Config.Churn).
+	Churn map[string]ChurnCounts `json:"churn"`
 }
 
 // New returns a Server for cfg, with zero fields set to their defaults,
@@ -96,7 +110,9 @@ func New(cfg Config) (*Server, error) {
 		limits:  map[string]int{},
 		ops:     map[string]*opStats{},
 		// The stream constant is fixed: the seed alone decides the draws.
-		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_1c_c0_11ec7)),
+		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_1c_c0_11ec7)),
+		churnRng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xc4a2_7e_ca_b1e7)),
+		churned:  map[string]ChurnCounts{},
 	}
 	// Reference lists have two columns: the id, then the name.
 	now := s.stamp(cfg.Now())
@@ -118,7 +134,17 @@ func New(cfg Config) (*Server, error) {
 }
 
 // ServeHTTP serves the emulator's endpoints.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.setDate(w)
+	s.mux.ServeHTTP(w, r)
+}
+
+// setDate sets the Date header of an answer from the sandbox's clock
+// (Config.Now, shifted by Config.ClockOffset): net/http would write the
+// real clock's.
+func (s *Server) setDate(w http.ResponseWriter) {
+	w.Header().Set("Date", s.cfg.Now().UTC().Format(http.TimeFormat))
+}
 
 // SetLimit sets the calls per window of op ("*" for every operation
 // without a setting of its own) from now on, at all hours. A negative n
@@ -204,6 +230,7 @@ func (s *Server) Stats() Stats {
 	out := s.stats
 	out.Calls, out.Rows, out.RowErrors = map[string]int{}, map[string]int{}, map[string]int{}
 	out.OutOfLimit, out.MaxCallsInWindow = map[string]int{}, map[string]int{}
+	out.Churn = maps.Clone(s.churned)
 	for op, st := range s.ops {
 		out.Calls[op] = st.calls
 		out.Rows[op] = st.rows
@@ -289,13 +316,26 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 Internal Server Error (injected by the emulator)", http.StatusInternalServerError)
 		return
 	}
-	v, resp, fault := s.handle(r, body)
+	v, resp, ans, fault := s.handle(r, body)
 	s.delay(r.Context())
 	if s.roll(s.cfg.DropRate) {
 		// After processing: applied and counted, but never answered.
 		s.bump(&s.stats.Dropped)
 		s.log.Debug().Str("op", resp.Op).Msg("connection dropped after processing")
 		drop(w)
+		return
+	}
+	s.setDate(w) // the time of the answer, after processing and latency
+	if ans != nil {
+		// A read of stored objects is written as it is encoded.
+		w.Header().Set("Content-Type", contentType(v))
+		w.WriteHeader(http.StatusOK)
+		if err := ans.write(w, v, resp.Op); err != nil {
+			// The names were checked when stored: the client went away.
+			s.log.Debug().Err(err).Str("op", resp.Op).Msg("answer not written")
+		}
+		s.log.Debug().Str("op", resp.Op).Str("code", resp.Code).Int("rows", len(ans.recs)).
+			Dur("took", time.Since(start)).Msg("call")
 		return
 	}
 	var b bytes.Buffer
@@ -318,8 +358,9 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle decodes and runs a call. It returns the SOAP version to answer
-// in and either the response or the reason of a Fault.
-func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Response, string) {
+// in and either the response (with, for a read of stored objects, the
+// answer its ResultData table is written from) or the reason of a Fault.
+func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Response, *answer, string) {
 	reqV, req, err := soap.DecodeRequestBytes(body, soap.Limits{})
 	if err != nil && strings.Contains(r.Header.Get("Content-Type"), "soap+xml") {
 		reqV = soap.SOAP12 // the envelope did not say; the header does
@@ -330,13 +371,13 @@ func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Respo
 	}
 	// A request the service cannot run is a Fault with HTTP 500; it never
 	// reaches the limit.
-	faultf := func(format string, args ...any) (soap.Version, *soap.Response, string) {
+	faultf := func(format string, args ...any) (soap.Version, *soap.Response, *answer, string) {
 		s.bump(&s.stats.Faults)
 		op := ""
 		if req != nil {
 			op = req.Op
 		}
-		return v, &soap.Response{Op: op}, fmt.Sprintf(format, args...)
+		return v, &soap.Response{Op: op}, nil, fmt.Sprintf(format, args...)
 	}
 	if err != nil {
 		return faultf("malformed request: %v", err)
@@ -362,13 +403,16 @@ func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Respo
 	defer s.mu.Unlock()
 	st := s.opStats(op.Name)
 	if !s.admit(op, now) {
-		return v, &soap.Response{Op: op.Name, Code: soap.CodeOutOfLimit, Data: soap.String(limitReached)}, ""
+		return v, &soap.Response{Op: op.Name, Code: soap.CodeOutOfLimit, Data: soap.String(limitReached)}, nil, ""
 	}
 	c := &call{s: s, op: op, now: s.stamp(now)}
 	resp := c.dispatch(req)
 	st.rows += c.rows
 	st.rowErrors += c.errs
-	return v, resp, ""
+	if resp.Code != soap.CodeSuccess {
+		c.answer = nil
+	}
+	return v, resp, c.answer, ""
 }
 
 // bodyNamespace returns the namespace of the first element inside the

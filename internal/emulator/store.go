@@ -3,6 +3,8 @@ package emulator
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,9 +13,11 @@ import (
 
 // record is one stored object.
 type record struct {
-	id string
+	id   string
+	kind string // the kind's name
 	// fields are the object's fields as the catalogue typed them, the key
-	// fields included.
+	// fields included. The map is never changed once stored: a change
+	// replaces it, so that a read's snapshot (answer) may share it.
 	fields  map[string]soap.Value
 	deleted bool
 	// created and changed are in the account's time zone, truncated to
@@ -48,6 +52,28 @@ type Object struct {
 	Edits int
 	// Writes is the number of writes through the API (Add, Edit, Delete).
 	Writes int
+	// Row is the object as a read of its kind answers it, by column name:
+	// what a change feed mirrors. Deleted and the creation time are
+	// cells; secrets (Password) are not. An open kind's row also has a
+	// column for each field of the object its columns do not list; in a
+	// read together with other objects, the columns only they have are
+	// nil for this one.
+	Row map[string]soap.Value
+}
+
+// snapshot returns r as an Object of kind k.
+func snapshot(k *kind, r *record) Object {
+	o := Object{ID: r.id, Fields: maps.Clone(r.fields), Deleted: r.deleted,
+		Created: r.created, Changed: r.changed, Edits: r.edits, Writes: r.writes,
+		Row: make(map[string]soap.Value, len(k.cols))}
+	cols := k.cols
+	if k.open {
+		cols = append(slices.Clone(cols), extraColumns(k, []record{*r})...)
+	}
+	for _, c := range cols {
+		o.Row[c.name] = c.cell(r)
+	}
+	return o
 }
 
 // SeedClientID is the id of the client that SeedClientUsers creates.
@@ -65,7 +91,7 @@ func (s *Server) table(name string) *table {
 
 // insert stores a new object. Callers hold s.mu.
 func (s *Server) insert(k *kind, id string, fields map[string]soap.Value, now time.Time) *record {
-	r := &record{id: id, fields: fields, created: now, changed: now}
+	r := &record{id: id, kind: k.name, fields: fields, created: now, changed: now}
 	t := s.table(k.name)
 	t.byID[id] = r
 	t.list = append(t.list, r)
@@ -85,9 +111,12 @@ func (s *Server) stamp(now time.Time) time.Time {
 
 // newUUID returns a random (version 4) UUID from the seeded source.
 // Callers hold s.mu.
-func (s *Server) newUUID() string {
+func (s *Server) newUUID() string { return s.newUUIDFrom(s.rng) }
+
+// newUUIDFrom returns a random (version 4) UUID drawn from rng.
+func (s *Server) newUUIDFrom(rng *rand.Rand) string {
 	var b [16]byte
-	hi, lo := s.rng.Uint64(), s.rng.Uint64()
+	hi, lo := rng.Uint64(), rng.Uint64()
 	for i := range 8 {
 		b[i], b[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
 	}
@@ -127,6 +156,13 @@ func (s *Server) Put(object, id string, fields map[string]soap.Value) (string, e
 	if strings.Count(id, "/") != len(k.key)-1 {
 		return "", fmt.Errorf("emulator: put %s: id %q does not have %d parts (%s)", object, id, len(k.key), strings.Join(k.key, "/"))
 	}
+	for name := range fields {
+		// A read lists an open kind's fields as columns: they must be
+		// names the encoder can write.
+		if !soap.ValidName(name) {
+			return "", fmt.Errorf("emulator: put %s: field %q is not a name (see soap.ValidName)", object, name)
+		}
+	}
 	f := maps.Clone(fields)
 	if f == nil {
 		f = map[string]soap.Value{}
@@ -154,8 +190,25 @@ func (s *Server) Get(object, id string) (Object, bool) {
 	if r == nil {
 		return Object{}, false
 	}
-	return Object{ID: r.id, Fields: maps.Clone(r.fields), Deleted: r.deleted,
-		Created: r.created, Changed: r.changed, Edits: r.edits, Writes: r.writes}, true
+	return snapshot(kinds[object], r), true
+}
+
+// Objects returns a snapshot of every stored object of the named kind
+// (see Put for the kinds), deleted ones included, in creation order: the
+// store a test compares a change feed's mirror with. Nil for a kind
+// without objects or unknown.
+func (s *Server) Objects(object string) []Object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[object]
+	if t == nil {
+		return nil
+	}
+	out := make([]Object, len(t.list))
+	for i, r := range t.list {
+		out[i] = snapshot(kinds[object], r)
+	}
+	return out
 }
 
 // Applied returns the ids of the objects the successful rows of op
@@ -204,4 +257,35 @@ func (s *Server) SeedClientUsers(n int) []string {
 		ids[i] = id
 	}
 	return ids
+}
+
+// SeedObjects creates n objects of a kind at once, without the API and
+// with fields a person would give them (the churn's), stamped now, and
+// returns their ids: client users as SeedClientUsers makes them (ids
+// numbered, of the client SeedClientID), and objects of the other kinds
+// with ids of their own: Client, Specialist, Department, ClientDepartment
+// and ServiceLineKind (the objects they refer to are drawn from the live
+// ones, created when there are none). It is the fast way to fill a
+// directory for a change feed's first read: 100,000 client users take
+// well under a second. Associations (Competence, UserServiceLine) are
+// refused: n distinct pairs need partners chosen with care; Put them.
+func (s *Server) SeedObjects(object string, n int) ([]string, error) {
+	switch object {
+	case "ClientUser":
+		return s.SeedClientUsers(n), nil
+	case "Client", "Specialist", "Department", "ClientDepartment", "ServiceLineKind":
+	default:
+		return nil, fmt.Errorf("emulator: seed: %q is not a kind SeedObjects makes (Client, ClientUser, Specialist, Department, ClientDepartment, ServiceLineKind)", object)
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("emulator: seed %s: %d is negative", object, n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.stamp(s.cfg.Now())
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = s.create(object, s.rng, now).id
+	}
+	return ids, nil
 }

@@ -155,21 +155,20 @@ func (c Config) Validate() error {
 	for i, f := range c.Feeds {
 		f = f.withDefaults()
 		where := fmt.Sprintf("feed %d (%s)", i+1, f.Name)
-		op, ok := catalog.Lookup(f.Read)
-		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("%s: no read %q in the API", where, f.Read))
+		op, err := catalog.LookupChangeTracked(f.Read)
+		if err != nil {
+			// It names the reads that can feed, with how sure the
+			// catalogue is of each.
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
+		}
+		switch {
 		case !nameRule.MatchString(f.Name):
 			errs = append(errs, fmt.Errorf("%s: the name must be a letter then letters, digits, '_' or '-', at most 64", where))
 		case names[f.Name]:
 			errs = append(errs, fmt.Errorf("%s: two feeds named %s: name them apart", where, f.Name))
 		}
 		names[f.Name] = true
-		if _, tracked := op.ChangeTracked(); !tracked {
-			errs = append(errs, fmt.Errorf("%s: %s takes no ChangedFrom: only change-tracked reads can feed (%s)", where, f.Read, trackedNames()))
-			continue
-		}
 		if f.Interval <= 0 {
 			errs = append(errs, fmt.Errorf("%s: an interval is required", where))
 		}
@@ -187,20 +186,6 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("feed share %v: want more than 0 and at most 1", c.Share))
 	}
 	return errors.Join(errs...)
-}
-
-// trackedNames lists the change-tracked reads, for an error.
-func trackedNames() string {
-	s := ""
-	for _, op := range catalog.All() {
-		if src, ok := op.ChangeTracked(); ok {
-			if s != "" {
-				s += ", "
-			}
-			s += op.Name + " (" + src.String() + ")"
-		}
-	}
-	return s
 }
 
 func (f Feed) withDefaults() Feed {

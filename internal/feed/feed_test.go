@@ -262,3 +262,110 @@ func TestFeedKeepsToItsShare(t *testing.T) {
 		require.True(t, g.OK, "a command of the read still gets its call")
 	}
 }
+
+// TestFeedRefusesWhatCannotFeed: a read without ChangedFrom, an unknown
+// read and bad settings are refused at start, each named.
+func TestFeedRefusesWhatCannotFeed(t *testing.T) {
+	t.Parallel()
+	err := feed.Config{Feeds: []feed.Feed{
+		{Read: "RegionRead", Interval: feed.Duration(time.Second)},
+		{Read: "NoSuchRead", Interval: feed.Duration(time.Second)},
+		{Read: "ClientUserRead"},
+		{Read: "SpecialistRead", Interval: feed.Duration(time.Second), Filters: map[string]any{"ChangedFrom": "2026-01-01T00:00:00"}},
+		{Read: "ClientUserRead", Interval: feed.Duration(time.Second), Filters: map[string]any{"ClientID": "not a uuid"}},
+	}}.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"RegionRead", "ClientUserRead (confirmed)", "NoSuchRead", "an interval is required", "ChangedFrom is the feed's", "ClientID", "two feeds named ClientUserRead"} {
+		require.ErrorContains(t, err, want)
+	}
+}
+
+// TestFeedFollowsChurn: the sandbox creates, edits and deletes objects on
+// its own; every state of every object appears as one event, in order per
+// object, deletes with deleted set; the mirror ends equal to the store.
+func TestFeedFollowsChurn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, emulator.Config{Churn: 3000, Seed: 5}, nil)
+	w.emu.SeedClientUsers(20)
+	ctx, cancel := context.WithCancel(context.Background())
+	churned := make(chan error, 1)
+	go func() { churned <- w.emu.Run(ctx) }()
+	w.run([]feed.Feed{userFeed(100 * time.Millisecond)}, nil)
+	require.Eventually(t, func() bool {
+		c := w.emu.Stats().Churn["ClientUser"]
+		return c.Deleted >= 3 && c.Edited >= 10
+	}, 30*time.Second, 20*time.Millisecond, "the sandbox changed client users")
+	cancel()
+	require.NoError(t, <-churned)
+
+	// Wait for the feed to catch up with the last change: the mirror
+	// equal to the store, object by object.
+	kv, err := w.js.KeyValue(context.Background(), feed.MirrorBucket)
+	require.NoError(t, err)
+	objects := w.emu.Objects("ClientUser")
+	require.Eventually(t, func() bool {
+		for _, o := range objects {
+			rec, err := feed.Mirror(context.Background(), kv, "ClientUser", o.ID)
+			if err != nil || rec.Deleted != o.Deleted || rec.Data["Name"] != o.Row["Name"].Interface() {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "the mirror is the store")
+
+	got := w.events()
+	perObject := map[string][]feed.Event{}
+	deleted := 0
+	for _, e := range got {
+		perObject[e.ID] = append(perObject[e.ID], e)
+		if e.Deleted {
+			deleted++
+		}
+	}
+	require.Positive(t, deleted, "deletes appear with deleted set")
+	for id, es := range perObject {
+		versions := map[string]bool{}
+		for i, e := range es {
+			require.False(t, versions[e.Version], "%s: one event per state", id)
+			versions[e.Version] = true
+			if i > 0 {
+				require.False(t, es[i-1].Deleted && e.Deleted, "%s: deleted twice", id)
+			}
+		}
+	}
+	require.Len(t, perObject, len(objects), "every object of the store has events")
+}
+
+// TestFeedClockSkew: with the service's clock behind the worker's by less
+// than the overlap nothing is lost; by more, nothing is lost either (the
+// marker follows the earlier clock), and the skew is measured.
+func TestFeedClockSkew(t *testing.T) {
+	t.Parallel()
+	for _, offset := range []time.Duration{-time.Second, -5 * time.Minute, 3 * time.Minute} {
+		t.Run(offset.String(), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, emulator.Config{ClockOffset: offset}, nil)
+			users := w.emu.SeedClientUsers(5)
+			reg := prometheus.NewRegistry()
+			w.run([]feed.Feed{userFeed(100 * time.Millisecond)}, func(c *feed.Config) { c.Metrics = reg })
+			w.waitEvents(5, 30*time.Second)
+			// Changes right after polls: each must be read by a later one.
+			for i := range 5 {
+				o, _ := w.emu.Get("ClientUser", users[i])
+				o.Fields["Name"] = soap.String(fmt.Sprint("Skewed ", i))
+				_, err := w.emu.Put("ClientUser", users[i], o.Fields)
+				require.NoError(t, err)
+				w.waitEvents(6+i, 30*time.Second)
+			}
+			mf, err := reg.Gather()
+			require.NoError(t, err)
+			var skew float64
+			for _, f := range mf {
+				if f.GetName() == "connect_feed_clock_skew_seconds" {
+					skew = f.GetMetric()[0].GetGauge().GetValue()
+				}
+			}
+			require.InDelta(t, -offset.Seconds(), skew, 2, "the skew measured from the answers' Date")
+		})
+	}
+}

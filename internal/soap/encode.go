@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -251,11 +252,48 @@ func appendTable(b *bytes.Buffer, indent, pfx string, t *Table) error {
 	if t == nil {
 		return nil
 	}
+	declared, err := appendColumns(b, indent, pfx, t.Columns)
+	if err != nil {
+		return err
+	}
+	tags := newCellTags(indent, pfx)
+	for ri, row := range t.Rows {
+		if err := appendRow(b, indent, pfx, t.Columns, declared, row, tags); err != nil {
+			return fmt.Errorf("row %d%w", ri, err)
+		}
+	}
+	return nil
+}
+
+// appendRow writes one row of a table whose columns declared (see
+// appendColumns). Its error is to follow the row's number.
+func appendRow(b *bytes.Buffer, indent, pfx string, cols []Column, declared []string, row []Value, tags cellTags) error {
+	if len(row) != len(cols) {
+		return fmt.Errorf(" has %d cells for %d columns", len(row), len(cols))
+	}
+	openTag(b, indent, pfx, "row")
+	for ci, cell := range row {
+		if err := appendCell(b, indent+"\t", pfx, declared[ci], cell, tags); err != nil {
+			return fmt.Errorf(" column %s: %w", cols[ci].Name, err)
+		}
+	}
+	closeTag(b, indent, pfx, "row")
+	return nil
+}
+
+// newCellTags returns the tags of the cells of a table written at indent.
+func newCellTags(indent, pfx string) cellTags {
+	return cellTags{open: indent + "\t<" + pfx + "Value>", close: "</" + pfx + "Value>\n"}
+}
+
+// appendColumns writes a table's column elements and returns the type
+// each column declares first, which its cells need not repeat.
+func appendColumns(b *bytes.Buffer, indent, pfx string, cols []Column) ([]string, error) {
 	in2, in3, in4 := indent+"\t", indent+"\t\t", indent+"\t\t\t"
-	declared := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
+	declared := make([]string, len(cols))
+	for i, c := range cols {
 		if !ValidName(c.Name) {
-			return fmt.Errorf("column %q is not a name (see ValidName)", c.Name)
+			return nil, fmt.Errorf("column %q is not a name (see ValidName)", c.Name)
 		}
 		openTag(b, indent, pfx, "column")
 		leaf(b, in2, pfx, "Name", c.Name)
@@ -301,20 +339,7 @@ func appendTable(b *bytes.Buffer, indent, pfx string, t *Table) error {
 		}
 		closeTag(b, indent, pfx, "column")
 	}
-	tags := cellTags{open: in2 + "<" + pfx + "Value>", close: "</" + pfx + "Value>\n"}
-	for ri, row := range t.Rows {
-		if len(row) != len(t.Columns) {
-			return fmt.Errorf("row %d has %d cells for %d columns", ri, len(row), len(t.Columns))
-		}
-		openTag(b, indent, pfx, "row")
-		for ci, cell := range row {
-			if err := appendCell(b, in2, pfx, declared[ci], cell, tags); err != nil {
-				return fmt.Errorf("row %d column %s: %w", ri, t.Columns[ci].Name, err)
-			}
-		}
-		closeTag(b, indent, pfx, "row")
-	}
-	return nil
+	return declared, nil
 }
 
 // cellTags are a table's cell tags, built once per table.
@@ -387,20 +412,13 @@ func AppendResponse(b *bytes.Buffer, v Version, resp *Response) error {
 	if !ValidName(resp.Op) {
 		return fmt.Errorf("soap: encode: operation %q is not a name (see ValidName)", resp.Op)
 	}
-	b.WriteString(`<soap:Envelope xmlns:soap="`)
-	b.WriteString(v.Namespace())
-	b.WriteString("\">\n\t<soap:Body>\n\t\t<m:")
-	b.WriteString(resp.Op)
-	b.WriteString("Response xmlns:m=\"" + NamespaceAPI + "\">\n")
-	b.WriteString("\t\t\t<m:return xmlns:xs=\"" + NamespaceXS + "\"\n\t\t\t\t\txmlns:xsi=\"" + NamespaceXSI + "\">\n")
+	appendResponseHead(b, v, resp.Op)
 	for _, p := range []Property{{Name: "ResultCode", Value: String(resp.Code)}, {Name: "ResultData", Value: resp.Data}} {
-		b.WriteString("\t\t\t\t<Property xmlns=\"" + NamespaceCore + "\"\n\t\t\t\t\t\tname=\"")
-		escapeAttr(b, p.Name)
-		b.WriteString("\">\n")
-		if err := appendTypedValue(b, "\t\t\t\t\t", "", p.Value); err != nil {
+		openResultProperty(b, p.Name)
+		if err := appendTypedValue(b, resultIndent, "", p.Value); err != nil {
 			return fmt.Errorf("soap: encode %s response: %w", resp.Op, err)
 		}
-		b.WriteString("\t\t\t\t</Property>\n")
+		b.WriteString(closeResultProperty)
 	}
 	b.WriteString("\t\t\t</m:return>\n")
 	for _, c := range resp.Extra {
@@ -409,10 +427,87 @@ func AppendResponse(b *bytes.Buffer, v Version, resp *Response) error {
 		}
 		leaf(b, "\t\t\t", "m:", c.Name, c.Value.Text)
 	}
-	b.WriteString("\t\t</m:")
-	b.WriteString(resp.Op)
-	b.WriteString("Response>\n\t</soap:Body>\n</soap:Envelope>")
+	appendResponseTail(b, resp.Op)
 	return nil
+}
+
+// resultIndent is the indentation of the Value of a return property.
+const resultIndent = "\t\t\t\t\t"
+
+// closeResultProperty ends a property of the return Structure.
+const closeResultProperty = "\t\t\t\t</Property>\n"
+
+// appendResponseHead writes an answer's envelope up to the return
+// Structure's first property.
+func appendResponseHead(b *bytes.Buffer, v Version, op string) {
+	b.WriteString(`<soap:Envelope xmlns:soap="`)
+	b.WriteString(v.Namespace())
+	b.WriteString("\">\n\t<soap:Body>\n\t\t<m:")
+	b.WriteString(op)
+	b.WriteString("Response xmlns:m=\"" + NamespaceAPI + "\">\n")
+	b.WriteString("\t\t\t<m:return xmlns:xs=\"" + NamespaceXS + "\"\n\t\t\t\t\txmlns:xsi=\"" + NamespaceXSI + "\">\n")
+}
+
+// openResultProperty starts a property of the return Structure.
+func openResultProperty(b *bytes.Buffer, name string) {
+	b.WriteString("\t\t\t\t<Property xmlns=\"" + NamespaceCore + "\"\n\t\t\t\t\t\tname=\"")
+	escapeAttr(b, name)
+	b.WriteString("\">\n")
+}
+
+// appendResponseTail closes an answer's envelope after its return.
+func appendResponseTail(b *bytes.Buffer, op string) {
+	b.WriteString("\t\t</m:")
+	b.WriteString(op)
+	b.WriteString("Response>\n\t</soap:Body>\n</soap:Envelope>")
+}
+
+// EncodeResponseRows writes a successful read's answer, a ResultData
+// ValueTable of cols whose rows come one by one from rows, to w as they
+// come: the bytes EncodeResponse writes for the same table, without ever
+// holding it, through a buffer of 64 KiB. Names are checked before
+// anything is written; a row whose width is not the columns' stops the
+// writing with an error, leaving w a message cut short (which a reader
+// refuses), so rows should be built from cols.
+func EncodeResponseRows(w io.Writer, v Version, op string, cols []Column, rows iter.Seq[[]Value]) error {
+	if !ValidName(op) {
+		return fmt.Errorf("soap: encode: operation %q is not a name (see ValidName)", op)
+	}
+	b := new(bytes.Buffer)
+	appendResponseHead(b, v, op)
+	openResultProperty(b, "ResultCode")
+	if err := appendTypedValue(b, resultIndent, "", String(CodeSuccess)); err != nil {
+		return err
+	}
+	b.WriteString(closeResultProperty)
+	openResultProperty(b, "ResultData")
+	b.WriteString(resultIndent + "<Value xsi:type=\"ValueTable\">\n")
+	const tableIndent = resultIndent + "\t"
+	declared, err := appendColumns(b, tableIndent, "", cols)
+	if err != nil {
+		return fmt.Errorf("soap: encode %s response: %w", op, err)
+	}
+	const flushAt = 64 << 10
+	tags := newCellTags(tableIndent, "")
+	ri := 0
+	for row := range rows {
+		if err := appendRow(b, tableIndent, "", cols, declared, row, tags); err != nil {
+			return fmt.Errorf("soap: encode %s response: row %d%w", op, ri, err)
+		}
+		ri++
+		if b.Len() >= flushAt {
+			if _, err := w.Write(b.Bytes()); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	b.WriteString(resultIndent + "</Value>\n")
+	b.WriteString(closeResultProperty)
+	b.WriteString("\t\t\t</m:return>\n")
+	appendResponseTail(b, op)
+	_, err = w.Write(b.Bytes())
+	return err
 }
 
 // EncodeFault writes a SOAP Fault of version v: what the service answers,

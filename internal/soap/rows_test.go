@@ -380,3 +380,60 @@ func TestDecodeResponseRowsMatchesDecodeResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodeResponseRows checks that the streaming encoder writes the
+// bytes EncodeResponse writes for the same table, whatever its size, and
+// refuses what EncodeResponse refuses.
+func TestEncodeResponseRows(t *testing.T) {
+	t.Parallel()
+	cols := []soap.Column{
+		{Name: "ID", Type: soap.ValueType{Types: []string{"xs:string", "Null"}, String: &soap.StringQualifiers{}}},
+		{Name: "When", Type: soap.TypeOf(soap.KindDateTime)},
+		{Name: "Day", Type: soap.TypeOf(soap.KindDate)},
+		{Name: "Any"},
+	}
+	row := func(i int) []soap.Value {
+		return []soap.Value{soap.String(fmt.Sprintf("id-%d <&>", i)), soap.DateTime(time.Date(2024, 2, 26, 9, 7, i%60, 0, time.UTC)),
+			soap.Date(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)), soap.Int(int64(i))}
+	}
+	for _, n := range []int{0, 1, 3, 5000} {
+		t.Run(fmt.Sprintf("%d rows", n), func(t *testing.T) {
+			t.Parallel()
+			table := &soap.Table{Columns: cols}
+			for i := range n {
+				table.Rows = append(table.Rows, row(i))
+			}
+			var want bytes.Buffer
+			require.NoError(t, soap.EncodeResponse(&want, soap.SOAP12, &soap.Response{Op: "ClientRead", Code: soap.CodeSuccess, Data: soap.TableValue(table)}))
+			var got countingWriter
+			require.NoError(t, soap.EncodeResponseRows(&got, soap.SOAP12, "ClientRead", cols, func(yield func([]soap.Value) bool) {
+				for _, r := range table.Rows {
+					if !yield(r) {
+						return
+					}
+				}
+			}))
+			require.Equal(t, want.String(), got.String())
+			if n == 5000 {
+				require.Greater(t, got.writes, 3, "a big answer goes out in pieces")
+			}
+		})
+	}
+	one := func(r []soap.Value) func(func([]soap.Value) bool) {
+		return func(yield func([]soap.Value) bool) { yield(r) }
+	}
+	require.ErrorContains(t, soap.EncodeResponseRows(io.Discard, soap.SOAP12, "ClientRead", cols, one(row(0)[:2])), "row 0 has 2 cells for 4 columns")
+	require.ErrorContains(t, soap.EncodeResponseRows(io.Discard, soap.SOAP12, "ClientRead", []soap.Column{{Name: "a b"}}, one(nil)), "not a name")
+	require.ErrorContains(t, soap.EncodeResponseRows(io.Discard, soap.SOAP12, "Client Read", cols, one(nil)), "not a name")
+}
+
+// countingWriter is a bytes.Buffer that counts its writes.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
