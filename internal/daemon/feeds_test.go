@@ -36,9 +36,9 @@ func TestRunRefusesFeedsOfReadsWithoutChangedFrom(t *testing.T) {
 		want  []string
 	}{
 		{"not change-tracked", daemon.FeedsConfig{Feeds: []feed.Feed{{Read: "RegionRead", Interval: feed.Duration(time.Second)}}},
-			[]string{"RegionRead takes no ChangedFrom", "ClientUserRead (confirmed)"}},
+			[]string{"RegionRead is a Read", "does not take ChangedFrom", "ClientUserRead (confirmed)"}},
 		{"no such read", daemon.FeedsConfig{Feeds: []feed.Feed{{Read: "ClientUserReed", Interval: feed.Duration(time.Second)}}},
-			[]string{`no read "ClientUserReed"`}},
+			[]string{`unknown operation "ClientUserReed"`, "ClientUserRead (confirmed)"}},
 		{"no interval", daemon.FeedsConfig{Feeds: []feed.Feed{{Read: "ClientUserRead"}}},
 			[]string{"an interval is required"}},
 		{"share over 1", daemon.FeedsConfig{Feeds: []feed.Feed{{Read: "ClientUserRead", Interval: feed.Duration(time.Second)}}, Share: 1.5},
