@@ -2,8 +2,9 @@
 # `make run`: the whole product on one machine. Starts the sandbox API and
 # the worker with its embedded NATS JetStream server, sends the sample
 # examples/demo.jsonl (several hundred edits, some of the same users, a few
-# invalid, a read, an add) with `enqueue -wait`, and sums up what batching
-# saved. Every figure comes from the processes themselves: enqueue's
+# invalid, a read, an add) with `enqueue -wait`, sums up what batching
+# saved, and shows the change feed's events: the sandbox's users mirrored,
+# the demo's own edit, a change made in the sandbox's "web cabinet". Every figure comes from the processes themselves: enqueue's
 # results, the sandbox's /stats, `worker quota`. bin/demo does the
 # counting; this script only starts, waits and stops.
 set -euo pipefail
@@ -45,14 +46,18 @@ wait_http() { # url what pid
   fail "$2 did not come up"
 }
 
-echo "== starting the 1C-Connect sandbox on $EMU_ADDR ($USERS client users, 20ms per call, the real hourly limits)"
-"$BIN/connect-emulator" --listen "$EMU_ADDR" --seed-client-users "$USERS" --latency 20ms \
+CHURN=${CHURN:-120}
+echo "== starting the 1C-Connect sandbox on $EMU_ADDR ($USERS client users, 20 specialists, 20ms per call, the real hourly limits;"
+echo "   $CHURN changes a minute to its specialists, as if made by people in its web cabinet)"
+"$BIN/connect-emulator" --listen "$EMU_ADDR" --seed-client-users "$USERS" --seed-objects Specialist=20 --latency 20ms \
+  --churn "$CHURN" --churn-kinds Specialist \
   --log-level warn >"$LOGS/emulator.log" 2>&1 &
 pids+=($!)
 wait_http "http://$EMU_ADDR/healthz" "the sandbox" "$!"
 
-echo "== starting the worker (embedded NATS JetStream on $NATS_ADDR, probes on $HTTP_ADDR, default settings: max-wait 2s)"
-"$BIN/worker" --embedded-listen "$NATS_ADDR" --embedded-dir "$DATA/nats" \
+echo "== starting the worker (embedded NATS JetStream on $NATS_ADDR, probes on $HTTP_ADDR, default settings: max-wait 2s;"
+echo "   change feeds of ClientUserRead and SpecialistRead every 2s)"
+"$BIN/worker" --embedded-listen "$NATS_ADDR" --embedded-dir "$DATA/nats" --feed ClientUserRead=2s --feed SpecialistRead=2s \
   --connect-url "http://$EMU_ADDR/cus/ws/PartnerWebAPI2" --connect-user admin --connect-password admin \
   --http-listen "$HTTP_ADDR" --log-level warn >"$LOGS/worker.log" 2>&1 &
 pids=("$!" "${pids[@]}") # stop the worker first
@@ -74,6 +79,14 @@ done
 echo "== the shared quota ledger (bin/worker quota)"
 "$BIN/worker" quota --nats-url "nats://$NATS_ADDR" | tee "$DATA/quota.txt"
 curl -fsS "http://$EMU_ADDR/stats" >"$DATA/stats.json"
+
+echo "== the change feeds (bin/worker feeds): the sandbox's objects backfilled, then polled with ChangedFrom"
+"$BIN/demo" changes -s "nats://$NATS_ADDR" -timeout 30s >"$DATA/changes.txt" || fail "the change feed did not report the demo's edit"
+"$BIN/worker" feeds --nats-url "nats://$NATS_ADDR"
+echo "== change events (stream CONNECT_CHANGES, read with bin/demo changes)"
+cat "$DATA/changes.txt"
+echo "== the mirror's record of that user (bin/worker mirror get ClientUser $("$BIN/demo" edited-user))"
+"$BIN/worker" mirror get ClientUser "$("$BIN/demo" edited-user)" --nats-url "nats://$NATS_ADDR" | cut -c1-300
 
 echo "== summary"
 "$BIN/demo" summary -commands "$SAMPLE" -results "$DATA/results.jsonl" -stats "$DATA/stats.json" \

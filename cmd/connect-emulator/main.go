@@ -123,6 +123,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&cfg.SeedClientUsers, "seed-client-users", 0, "client users to create at start")
 	fs.Var(&seeds, "seed-objects", "more objects to create at start, Kind=n (Client, ClientUser, Specialist, Department, ClientDepartment, ServiceLineKind; repeatable)")
 	fs.Float64Var(&e.Churn, "churn", 0, "changes per minute the sandbox makes on its own, as people in the web cabinet would (0: none)")
+	fs.Func("churn-kinds", "the kinds the churn changes, comma-separated (default: all of ClientUser, Specialist, UserServiceLine, Client, ClientDepartment, Department, Competence, ServiceLineKind)", func(v string) error {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				e.ChurnKinds = append(e.ChurnKinds, k)
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&e.ClockOffset, "clock-offset", 0, "shift of the sandbox's clock (change times, windows, ChangedFrom, the Date header), e.g. 90s or -2m")
 	fs.StringVar(&tz, "tz", "Europe/Moscow", "the account's time zone")
 	fs.Int64Var(&e.Seed, "seed", 0, "seed of the random source (0: from the clock)")

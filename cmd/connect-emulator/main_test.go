@@ -54,7 +54,7 @@ func TestParseConfig(t *testing.T) {
 				"--latency", "10ms-50ms", "--fail-rate", "0.1", "--drop-rate", "0.2",
 				"--limit", "ClientUserEdit=3", "--limit", "*=100", "--night", "22-06", "--packet-limit", "20",
 				"--seed-client-users", "5", "--tz", "Asia/Almaty", "--seed", "7", "--answer-version", "request",
-				"--log-level", "debug", "--churn", "2.5", "--clock-offset", "-90s",
+				"--log-level", "debug", "--churn", "2.5", "--churn-kinds", "Specialist, Client", "--clock-offset", "-90s",
 				"--seed-objects", "Specialist=3,Department=2", "--seed-objects", "Client=0"},
 			check: func(t *testing.T, cfg config) {
 				e := cfg.Emulator
@@ -75,6 +75,7 @@ func TestParseConfig(t *testing.T) {
 				require.Equal(t, emulator.AnswerAsRequest, e.AnswerVersion)
 				require.Equal(t, zerolog.DebugLevel, cfg.LogLevel)
 				require.Equal(t, 2.5, e.Churn)
+				require.Equal(t, []string{"Specialist", "Client"}, e.ChurnKinds)
 				require.Equal(t, -90*time.Second, e.ClockOffset)
 				require.Equal(t, []seedSpec{{"Specialist", 3}, {"Department", 2}, {"Client", 0}}, cfg.SeedObjects)
 			},

@@ -6,9 +6,13 @@
 //	demo ports N             print N loopback addresses free right now
 //	demo summary -commands F -results F -stats F -quota F -elapsed D
 //	                         sum up the run; exit 1 unless every command got one result
+//	demo edited-user         print the id of the user the sample's first edit changes
+//	demo changes -s URL -timeout D
+//	                         wait for the change feed to report the sample's first edit; print the events
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +22,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/onec-connect/connect-bridge/internal/demo"
+	"github.com/onec-connect/connect-bridge/internal/natsconn"
 )
 
 const usage = `Usage:
@@ -30,6 +37,13 @@ const usage = `Usage:
                            output, the sandbox's /stats and the output of
                            worker quota; D how long enqueue took. Exits 1
                            unless every command got exactly one result.
+  demo edited-user         print the id of the user the sample's first edit changes
+  demo changes -s URL -timeout D
+                           read the change events (stream CONNECT_CHANGES)
+                           until the feeds reported the edit the sample's
+                           first command made and a change the sandbox's
+                           churn made, and sum them up. Exits 1 when they
+                           did not within D.
 `
 
 func main() {
@@ -63,6 +77,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return ports(stdout, n)
 	case "summary":
 		return summary(args[1:], stdout, stderr)
+	case "changes":
+		return changes(args[1:], stdout, stderr)
+	case "edited-user":
+		_, err := fmt.Fprintln(stdout, demo.EditedUser)
+		return err
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -120,4 +139,30 @@ func summary(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return s.Write(stdout)
+}
+
+func changes(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo changes", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("s", "", "the NATS server")
+	timeout := fs.Duration("timeout", 20*time.Second, "how long to wait for the edit's event")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	nc, err := natsconn.Connect(natsconn.ConnFlags{Server: *url, Name: "connect-demo"})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	events, err := demo.WaitChanges(ctx, js, demo.Shown)
+	if err != nil {
+		return fmt.Errorf("changes: %d events, not the edit of %s and a change of the sandbox's cabinet after %s: %w", len(events), demo.EditedUser, *timeout, err)
+	}
+	return demo.SummarizeChanges(events, demo.DefaultPlan.SeedUsers()).Write(stdout)
 }

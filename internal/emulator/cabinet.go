@@ -3,6 +3,8 @@ package emulator
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -17,10 +19,7 @@ import (
 
 // cabinetKinds are the kinds people change, with how often a change is of
 // that kind: client users most, then their lines and specialists.
-var cabinetKinds = []struct {
-	name   string
-	weight int
-}{
+var cabinetKinds = []cabinetKind{
 	{"ClientUser", 40},
 	{"Specialist", 12},
 	{"UserServiceLine", 10},
@@ -29,6 +28,36 @@ var cabinetKinds = []struct {
 	{"Department", 6},
 	{"Competence", 8},
 	{"ServiceLineKind", 6},
+}
+
+// cabinetKind is a kind people change, and how often.
+type cabinetKind struct {
+	name   string
+	weight int
+}
+
+// cabinetKindNames lists the kinds, for errors.
+func cabinetKindNames() string {
+	names := make([]string, len(cabinetKinds))
+	for i, k := range cabinetKinds {
+		names[i] = k.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// churnKinds are the kinds the churn changes: those of Config.ChurnKinds,
+// or all.
+func churnKinds(only []string) []cabinetKind {
+	if len(only) == 0 {
+		return cabinetKinds
+	}
+	var out []cabinetKind
+	for _, k := range cabinetKinds {
+		if slices.Contains(only, k.name) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Words of the fields people type, each within its read's column length
@@ -73,17 +102,17 @@ func (s *Server) countChange(name string, ch change) {
 	s.churned[name] = c
 }
 
-// cabinetChange makes one change, drawn from rng, at now: a kind by
-// weight, then, when the kind has live objects, an edit (60%), a creation
-// (25%) or a deletion (15%); a creation when it has none.
-func (s *Server) cabinetChange(rng *rand.Rand, now time.Time) {
+// cabinetChange makes one change, drawn from rng, at now: a kind of kinds
+// by weight, then, when the kind has live objects, an edit (60%), a
+// creation (25%) or a deletion (15%); a creation when it has none.
+func (s *Server) cabinetChange(rng *rand.Rand, kinds []cabinetKind, now time.Time) {
 	total := 0
-	for _, k := range cabinetKinds {
+	for _, k := range kinds {
 		total += k.weight
 	}
 	pick := rng.IntN(total)
-	name := cabinetKinds[0].name
-	for _, k := range cabinetKinds {
+	name := kinds[0].name
+	for _, k := range kinds {
 		if pick < k.weight {
 			name = k.name
 			break

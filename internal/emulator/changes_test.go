@@ -335,6 +335,25 @@ func TestChurn(t *testing.T) {
 	})
 }
 
+// TestChurnKinds: a churn limited to some kinds changes only those (and
+// objects a creation needs), and an unknown kind is refused by name.
+func TestChurnKinds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := emulator.New(emulator.Config{Churn: 600, ChurnKinds: []string{"Specialist", "Competence"}, Seed: 3, Location: msk})
+		require.NoError(t, err)
+		churnRun(t, srv, time.Minute+time.Millisecond)
+		churned := srv.Stats().Churn
+		require.Positive(t, churned["Specialist"].Created+churned["Specialist"].Edited+churned["Specialist"].Deleted)
+		require.Positive(t, churned["Competence"].Created+churned["Competence"].Edited+churned["Competence"].Deleted)
+		for _, kind := range []string{"ClientUser", "Client", "UserServiceLine"} {
+			require.Zero(t, churned[kind].Edited+churned[kind].Deleted, kind)
+		}
+	})
+	_, err := emulator.New(emulator.Config{Churn: 1, ChurnKinds: []string{"ClientUser", "Region"}})
+	require.ErrorContains(t, err, `churn kind "Region" is not a kind the churn changes`)
+}
+
 // TestChurnPace checks the rates at the edges: none, a fraction of one a
 // minute, the most allowed, and one Run at a time.
 func TestChurnPace(t *testing.T) {

@@ -76,7 +76,8 @@ func (s *Server) churn(n int) {
 	now := s.stamp(s.cfg.Now())
 	s.churning = true
 	defer func() { s.churning = false }()
+	kinds := churnKinds(s.cfg.ChurnKinds)
 	for range n {
-		s.cabinetChange(s.churnRng, now)
+		s.cabinetChange(s.churnRng, kinds, now)
 	}
 }

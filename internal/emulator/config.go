@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -93,6 +94,11 @@ type Config struct {
 	// with its change time. Zero (the default) makes none; at most
 	// MaxChurn.
 	Churn float64
+	// ChurnKinds are the kinds the churn changes (ClientUser, Specialist,
+	// UserServiceLine, Client, ClientDepartment, Department, Competence,
+	// ServiceLineKind), each with its usual weight among them. Empty (the
+	// default): all of them.
+	ChurnKinds []string
 	// Seed seeds the random source of latencies, injected failures and new
 	// UUIDs: equal seeds and equal calls give equal results. Zero seeds
 	// from the clock.
@@ -154,6 +160,11 @@ func (c Config) validate() error {
 	}
 	if !(c.Churn >= 0 && c.Churn <= MaxChurn) {
 		errs = append(errs, fmt.Errorf("churn %v changes a minute is not between 0 and %d", c.Churn, MaxChurn))
+	}
+	for _, k := range c.ChurnKinds {
+		if !slices.ContainsFunc(cabinetKinds, func(ck cabinetKind) bool { return ck.name == k }) {
+			errs = append(errs, fmt.Errorf("churn kind %q is not a kind the churn changes (%s)", k, cabinetKindNames()))
+		}
 	}
 	if c.PacketLimit < 0 {
 		errs = append(errs, fmt.Errorf("negative packet limit %d", c.PacketLimit))

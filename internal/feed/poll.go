@@ -107,6 +107,7 @@ func (r *Runner) poll(ctx context.Context, f Feed, op *catalog.Operation, st *St
 	next.Marker = nextMarker(start, resp.ServerTime, received.Sub(start))
 	next.LastPoll, next.Polls = start, st.Polls+1
 	next.Events, next.Rows = st.Events+int64(res.events), st.Rows+int64(res.rows)
+	next.Op, next.Every = f.Read, f.Interval
 	sctx, scancel := context.WithTimeout(ctx, natsTimeout)
 	defer scancel()
 	newRev, err := r.st.saveState(sctx, f.Name, next, *rev)

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ func Status(ctx context.Context, js jetstream.JetStream, names Names, feeds []Fe
 		if err != nil {
 			return nil, err
 		}
+		// A feed known only by its stored state: its read and interval
+		// as of its last poll.
+		f.Read, f.Interval = cmp.Or(f.Read, st.Op), cmp.Or(f.Interval, st.Every)
 		fs := FeedStatus{Feed: f, State: st}
 		if !st.Marker.IsZero() {
 			fs.Lag = now.Sub(st.Marker)

@@ -88,6 +88,10 @@ type State struct {
 	Events   int64     `json:"events"`
 	// Rows counts the rows read.
 	Rows int64 `json:"rows"`
+	// Op and Every are the feed's read and interval at its last poll, so
+	// that a tool that was not given the feed's settings can show them.
+	Op    string   `json:"read,omitempty"`
+	Every Duration `json:"interval,omitzero"`
 }
 
 // state reads a feed's state; a feed never polled has the zero State.
