@@ -23,6 +23,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
+	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -121,8 +122,9 @@ func (c *client) noErrors(t *testing.T, who string) {
 	}
 }
 
-// runWorker runs the real worker, with the shared quota, as the given
-// connection, against the sandbox API, until the test ends.
+// runWorker runs the real worker and a change feed of ClientUserRead,
+// with the shared quota, as the given connection, against the sandbox
+// API, until the test ends.
 func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
 	t.Helper()
 	hs := httptest.NewServer(emu)
@@ -150,8 +152,19 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
 		Defaults:      worker.OpSettings{MaxWait: worker.Duration(50 * time.Millisecond)},
 	})
 	require.NoError(t, err)
-	done := make(chan error, 1)
+	feeds, err := feed.New(feed.Config{
+		Logger:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Feeds:    []feed.Feed{{Read: "ClientUserRead", Interval: feed.Duration(100 * time.Millisecond)}},
+		Conn:     wk.nc,
+		API:      api,
+		Limiter:  lim,
+		Location: quota.MoscowTime(), // the sandbox's account
+		LeaseTTL: 2 * time.Second,
+	})
+	require.NoError(t, err)
+	done := make(chan error, 2)
 	go func() { done <- w.Run(ctx) }()
+	go func() { done <- feeds.Run(ctx) }()
 	stopped := false
 	t.Cleanup(func() {
 		if stopped {
@@ -159,11 +172,13 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
 		}
 		stopped = true
 		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("worker did not stop within 30s")
+		for range 2 {
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("worker or feeds did not stop within 30s")
+			}
 		}
 		// Shutting down hands pins back and confirms acks: still within
 		// the permissions.
@@ -172,12 +187,12 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(15 * time.Second)
-	for w.Ready() != nil {
+	for w.Ready() != nil || feeds.Ready() != nil {
 		select {
 		case err := <-wk.errs:
 			t.Fatalf("connect-worker while setting up: %v", err)
 		case <-deadline:
-			t.Fatalf("worker not ready: %v", w.Ready())
+			t.Fatalf("not ready: worker %v, feeds %v", w.Ready(), feeds.Ready())
 		case <-tick.C:
 		}
 	}
@@ -289,6 +304,37 @@ func TestNATSAuthLive(t *testing.T) {
 		require.Positive(t, st[0].Used, "the worker's calls of this window, as the ledger counts them")
 	})
 
+	t.Run("the feed mirrors as connect-worker, and a producer reads the mirror", func(t *testing.T) {
+		users := emu.SeedClientUsers(1)
+		mirror, err := producer.js.KeyValue(ctx, feed.MirrorBucket)
+		require.NoError(t, err, "the mirror's info, through the import")
+		key := feed.MirrorKey("ClientUser", users[0])
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(30 * time.Second)
+		for {
+			e, err := mirror.Get(ctx, key)
+			if err == nil {
+				var rec feed.Record
+				require.NoError(t, json.Unmarshal(e.Value(), &rec))
+				require.Equal(t, users[0], rec.Data["ClientUserID"])
+				break
+			}
+			require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
+			select {
+			case err := <-wk.errs:
+				t.Fatalf("connect-worker while mirroring: %v", err)
+			case <-deadline:
+				t.Fatalf("the user never reached the mirror (%s)", key)
+			case <-tick.C:
+			}
+		}
+		// The change event is in the stream, as the admin sees it.
+		st, err := admin.js.Stream(ctx, feed.ChangeStream)
+		require.NoError(t, err)
+		require.Positive(t, st.CachedInfo().State.Msgs)
+	})
+
 	t.Run("a producer cannot write the worker's data nor remove it", func(t *testing.T) {
 		pub := func(subject string) func() error {
 			return func() error { return producer.nc.Publish(subject, []byte(`{"used":0}`)) }
@@ -298,6 +344,11 @@ func TestNATSAuthLive(t *testing.T) {
 			"$KV.CONNECT_OUTCOMES.ClientUserEdit.ZWRpdC0x",
 			"connect.result.ClientUserEdit",
 			"connect.dlq.ClientUserEdit",
+			"connect.change.ClientUser",
+			"$KV.CONNECT_MIRROR.ClientUser.eA",
+			"$KV.CONNECT_FEEDS.ClientUserRead",
+			"$JS.API.STREAM.PURGE.KV_CONNECT_MIRROR",
+			"$JS.API.STREAM.DELETE.CONNECT_CHANGES",
 			"$JS.API.STREAM.DELETE.CONNECT_CMD",
 			"$JS.API.STREAM.PURGE.KV_CONNECT_QUOTA",
 			"$JS.API.STREAM.UPDATE.CONNECT_CMD",
@@ -316,7 +367,7 @@ func TestNATSAuthLive(t *testing.T) {
 			})
 		}
 		// Every stream is still there.
-		for _, stream := range []string{contract.CommandStream, contract.ResultStream, contract.DLQStream, "KV_CONNECT_OUTCOMES", "KV_CONNECT_QUOTA"} {
+		for _, stream := range []string{contract.CommandStream, contract.ResultStream, contract.DLQStream, "KV_CONNECT_OUTCOMES", "KV_CONNECT_QUOTA", feed.ChangeStream, "KV_" + feed.MirrorBucket} {
 			_, err := admin.js.Stream(ctx, stream)
 			require.NoError(t, err, stream)
 		}
@@ -357,6 +408,7 @@ func TestNATSAuthLive(t *testing.T) {
 			"$JS.API.STREAM.DELETE.CONNECT_RESULT",
 			"$JS.API.STREAM.PURGE.CONNECT_CMD",
 			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_QUOTA",
+			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_MIRROR",
 			"$JS.API.STREAM.CREATE.ELSEWHERE",
 			"_INBOX.someone-else",
 		} {
