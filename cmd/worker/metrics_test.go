@@ -19,9 +19,9 @@ import (
 )
 
 // TestMetricsScrapeShowsEveryDocumentedSeries scrapes a worker process's
-// /metrics after a command went through: the Go runtime's and the
-// process's series are there, and so is every connect_worker_ series the
-// README names.
+// /metrics after a command went through and a change feed polled: the Go
+// runtime's and the process's series are there, and so is every
+// connect_worker_ and connect_feed_ series the README names.
 func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a worker process")
@@ -29,10 +29,17 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
 	documented := map[string]bool{}
-	for _, name := range regexp.MustCompile(`connect_worker_[a-z_]+[a-z]`).FindAllString(string(readme), -1) {
+	for _, name := range regexp.MustCompile(`connect_(worker|feed)_[a-z_]+[a-z]`).FindAllString(string(readme), -1) {
 		documented[name] = true
 	}
 	require.GreaterOrEqual(t, len(documented), 12, "the README lists the worker's series")
+	feedSeries := 0
+	for name := range documented {
+		if strings.HasPrefix(name, "connect_feed_") {
+			feedSeries++
+		}
+	}
+	require.GreaterOrEqual(t, feedSeries, 6, "the README lists the feeds' series")
 
 	srv := natstest.Server(t)
 	nc, js := natstest.Connect(t, srv.ClientURL())
@@ -43,7 +50,8 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	users := emu.SeedClientUsers(1)
 	addr := freeAddr(t)
 	w := startWorker(t, "--nats-url", srv.ClientURL(), "--connect-url", hs.URL+emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
-		"--http-listen", addr, "--operations", "ClientUserEdit", "--max-wait", "20ms", "--local-quota")
+		"--http-listen", addr, "--operations", "ClientUserEdit", "--max-wait", "20ms", "--local-quota",
+		"--feed", "ClientUserRead=200ms")
 	w.WaitOutput(t, "worker started", time.Minute)
 
 	inbox := nats.NewInbox()
@@ -56,12 +64,29 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, contract.CodeSuccess, r.Code)
 
-	resp, err := http.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	page := string(body)
+	scrape := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(body)
+	}
+	// The feed's per-poll series (the clock skew) appear with its first
+	// complete poll, which may come after the command's result.
+	polled := regexp.MustCompile(`\nconnect_feed_polls_total\{feed="ClientUserRead",outcome="success"\} [1-9]`)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	page := scrape()
+	for !polled.MatchString(page) {
+		select {
+		case <-deadline:
+			t.Fatalf("the feed made no complete poll in 30s:\n%s", w.Out.String())
+		case <-tick.C:
+			page = scrape()
+		}
+	}
 	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "process_open_fds"} {
 		require.Contains(t, page, "\n"+name+" ", "%s is exported", name)
 	}

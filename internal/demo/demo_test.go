@@ -157,7 +157,7 @@ func smallRun() Inputs {
 	}
 	q, _ := ParseQuota(strings.NewReader(quotaOutput))
 	return Inputs{Commands: cmds, Results: res, Quota: q, Elapsed: 2100 * time.Millisecond,
-		Stats: emulator.Stats{Calls: map[string]int{"ClientUserEdit": 1, "RegionRead": 1, "ClientAdd": 0}, Rows: map[string]int{"ClientUserEdit": 2, "RegionRead": 85}}}
+		Stats: emulator.Stats{Calls: map[string]int{"ClientUserEdit": 1, "RegionRead": 1, "ClientAdd": 0, "ClientUserRead": 3}, Rows: map[string]int{"ClientUserEdit": 2, "RegionRead": 85}}}
 }
 
 func TestSummarizeCounts(t *testing.T) {
@@ -172,7 +172,8 @@ func TestSummarizeCounts(t *testing.T) {
 	require.Equal(t, map[string]int{"ClientUserEdit": 3, "RegionRead": 1}, s.NaiveOf)
 	require.Equal(t, 1, s.Collapsed)
 	require.Equal(t, 1, s.CollapsedObjects)
-	require.Equal(t, 2, s.Calls, "operations without a call are left out")
+	require.Equal(t, 2, s.Calls, "operations without a call are left out, and so are those of no command")
+	require.Equal(t, map[string]int{"ClientUserRead": 3}, s.OtherCalls, "the feeds' polls")
 	require.Equal(t, map[string]int{"OBJECT_NOT_FOUND": 1}, s.APIErrors)
 
 	var b strings.Builder
@@ -184,6 +185,7 @@ func TestSummarizeCounts(t *testing.T) {
 		"1 INVALID_FIELDS: refused by the worker's checks",
 		"1 OBJECT_NOT_FOUND: refused by the API for its own row",
 		"API calls made  2: ClientUserEdit 1 (packets of 2 rows in all), RegionRead 1",
+		"Feed calls      3: ClientUserRead 3 (the change feeds' polls, not commands; not counted above)",
 		"Naive way       4 calls",
 		"Time            2.1s",
 		"Quota left      ClientUserEdit 219 of 225, RegionRead 0 of 225 in this window (2026-12-01 14:00:00 – 15:00:00 MSK)",
