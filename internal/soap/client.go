@@ -151,7 +151,8 @@ func (c *Client) CallRows(ctx context.Context, req *Request, opt RowsOptions, ea
 }
 
 // send encodes req into a pooled buffer and posts it; decode reads the
-// answer's body.
+// answer's body. Streamed values (Stream) are read as the request is
+// written, in place of placeholders in the envelope.
 func (c *Client) send(ctx context.Context, req *Request, decode func(io.Reader) (*Response, error)) (*Response, error) {
 	buf, _ := c.bufs.Get().(*bytes.Buffer)
 	if buf == nil {
@@ -159,14 +160,27 @@ func (c *Client) send(ctx context.Context, req *Request, decode func(io.Reader) 
 	}
 	buf.Reset()
 	defer c.bufs.Put(buf)
-	if err := AppendRequest(buf, c.cfg.Version, req); err != nil {
+	nonce := ""
+	if hasBlob(req) {
+		nonce = newNonce()
+	}
+	plain, streamed := blobs(req, nonce)
+	if err := AppendRequest(buf, c.cfg.Version, plain); err != nil {
 		return nil, err
 	}
-	return c.post(ctx, req.Op, buf.Bytes(), decode)
+	if len(streamed) == 0 {
+		return c.post(ctx, req.Op, bytes.NewReader(buf.Bytes()), int64(buf.Len()), decode)
+	}
+	body, length, err := newStreamedBody(ctx, buf.Bytes(), nonce, streamed)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return c.post(ctx, req.Op, body, length, decode)
 }
 
 // post sends one encoded envelope and reads the answer with decode.
-func (c *Client) post(ctx context.Context, op string, body []byte, decode func(io.Reader) (*Response, error)) (*Response, error) {
+func (c *Client) post(ctx context.Context, op string, body io.Reader, length int64, decode func(io.Reader) (*Response, error)) (*Response, error) {
 	// sent turns true once the whole request is written: from then on a
 	// failure leaves the outcome unknown.
 	var sent atomic.Bool
@@ -175,9 +189,14 @@ func (c *Client) post(ctx context.Context, op string, body []byte, decode func(i
 			sent.Store(true)
 		}
 	}}
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, body)
 	if err != nil {
 		return nil, &TransportError{Op: op, Err: err}
+	}
+	hreq.ContentLength = length
+	if _, streamed := body.(*streamedBody); streamed {
+		// Read once: the transport may not replay it (GetBody stays nil).
+		hreq.GetBody = nil
 	}
 	action := Action(op)
 	hreq.Header.Set("Content-Type", c.cfg.Version.ContentType(action))

@@ -84,6 +84,10 @@ type Value struct {
 	Props []Property
 	// Table is the content of a KindTable value.
 	Table *Table
+	// Blob, on a KindBinary value, is its content, streamed into the
+	// request by the Client in place of Text (see Stream). Decoded values
+	// never have one.
+	Blob Blob
 }
 
 // Property is one named member of a Structure.
