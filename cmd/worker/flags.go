@@ -139,6 +139,9 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 		tombstoneTTL, changeMaxAge, leaseTTL      time.Duration
 		feedMaxResponse                           byteSize
 		feedChunk                                 int
+		filesBucket                               string
+		filesMaxObject, filesMaxBytes             byteSize
+		filesOff                                  bool
 	)
 	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
 		d := def
@@ -229,6 +232,11 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 	bytesFlag(&feedMaxResponse, "feed-max-response", "FEED_MAX_RESPONSE", "1GiB", "largest answer of a feed's read (a backfill) [FEED_MAX_RESPONSE]")
 	fs.IntVar(&feedChunk, "feed-chunk", atoiOr(env("FEED_CHUNK", "256"), 256), "rows published and mirrored at a time [FEED_CHUNK]")
 
+	fs.StringVar(&filesBucket, "files-bucket", env("FILES_BUCKET", "CONNECT_FILES"), "the Object Store bucket of files and large payloads [FILES_BUCKET]")
+	bytesFlag(&filesMaxObject, "files-max-object", "FILES_MAX_OBJECT", "256MiB", "largest object a command may reference and a result may store [FILES_MAX_OBJECT]")
+	bytesFlag(&filesMaxBytes, "files-max-bytes", "FILES_MAX_BYTES", "0", "cap of the files bucket; 0 for none [FILES_MAX_BYTES]")
+	fs.BoolVar(&filesOff, "no-files", env("NO_FILES", "") == "true", "no files bucket: object references in commands are refused, results too large for a message are RESULT_TOO_LARGE [NO_FILES]")
+
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
@@ -302,6 +310,7 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 		}
 	}
 
+	cfg.Files = daemon.FilesConfig{Bucket: filesBucket, MaxObjectBytes: int64(filesMaxObject), MaxBytes: int64(filesMaxBytes), Off: filesOff}
 	cfg.Feeds = daemon.FeedsConfig{
 		Feeds:            mergeFeeds(fileFeeds, feeds.items),
 		Share:            feedShare,

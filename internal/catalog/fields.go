@@ -79,6 +79,13 @@ type FieldLimits struct {
 	// parameters (file data included) are bound by their declarations
 	// instead.
 	MaxUnknownBytes int
+	// Objects, when set, reads a field given as a reference to a stored
+	// object ({"$object": {…}}, package files) into a value streamed from
+	// it: ok is false when v is not a reference, problem says what is
+	// wrong with one that is. Binary parameters take references, and so
+	// do the fields of operations whose parameters are not published.
+	// Nil: no field takes a reference.
+	Objects func(v any) (val soap.Value, problem string, ok bool)
 }
 
 // DefaultMaxUnknownBytes is FieldLimits.MaxUnknownBytes' default, 64 KiB:
@@ -92,6 +99,18 @@ func (l FieldLimits) withDefaults() FieldLimits {
 		l.MaxUnknownBytes = DefaultMaxUnknownBytes
 	}
 	return l
+}
+
+// object reads v as an object reference where binary takes one; ok is
+// false when it is not one (or references are not read).
+func (l FieldLimits) object(v any, binary bool) (soap.Value, string, bool) {
+	if l.Objects == nil || !binary {
+		return soap.Value{}, "", false
+	}
+	if _, isMap := v.(map[string]any); !isMap {
+		return soap.Value{}, "", false
+	}
+	return l.Objects(v)
 }
 
 // Fields is FieldsWithin with the default FieldLimits.
@@ -153,7 +172,10 @@ func (op *Operation) FieldsWithin(fields map[string]any, lim FieldLimits) ([]soa
 			}
 			continue
 		}
-		val, problem := p.convert(v)
+		val, problem, isRef := lim.object(v, p.Type == soap.KindBinary)
+		if !isRef {
+			val, problem = p.convert(v)
+		}
 		if problem != "" {
 			fail(p.Name, problem)
 			continue
@@ -178,7 +200,10 @@ func (op *Operation) FieldsWithin(fields map[string]any, lim FieldLimits) ([]soa
 			case !soap.ValidName(name):
 				fail(name, "not a valid name (want letters, digits, '_', '-' or '.', starting with a letter or '_', such as ClientID)")
 			default:
-				val, problem := byValue(fields[name], lim.MaxUnknownBytes)
+				val, problem, isRef := lim.object(fields[name], true)
+				if !isRef {
+					val, problem = byValue(fields[name], lim.MaxUnknownBytes)
+				}
 				if problem != "" {
 					fail(name, problem)
 					continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"strings"
 	"testing"
@@ -632,4 +633,49 @@ func TestAcceptedNamesEncode(t *testing.T) {
 			require.Equal(t, params, back.Params)
 		}
 	}
+}
+
+// TestFieldsObjectReferences: with FieldLimits.Objects, a binary parameter
+// (and a field of an operation whose parameters are not published) may be
+// a reference to a stored object; a text parameter may not, and without
+// Objects no field may.
+func TestFieldsObjectReferences(t *testing.T) {
+	t.Parallel()
+	ref := map[string]any{"$object": map[string]any{"bucket": "CONNECT_FILES", "name": "a.pdf"}}
+	streamed := soap.Value{Kind: soap.KindBinary, Text: "streamed"}
+	objects := func(v any) (soap.Value, string, bool) {
+		m := v.(map[string]any)
+		if _, ok := m["$object"]; !ok {
+			return soap.Value{}, "", false
+		}
+		if _, ok := m["$object"].(map[string]any)["name"]; !ok {
+			return soap.Value{}, "malformed object reference: name is required", true
+		}
+		return streamed, "", true
+	}
+	attach, _ := Lookup("ServiceRequestAttachFile")
+	fields := map[string]any{"ServiceRequestID": "00000000-0000-4000-8000-000000000001", "AuthorID": "00000000-0000-4000-8000-000000000002",
+		"Name": "a.pdf", "Hash": "x", "Data": ref}
+	props, err := attach.FieldsWithin(fields, FieldLimits{Objects: objects})
+	require.NoError(t, err)
+	var data soap.Value
+	for _, p := range props {
+		if p.Name == "Data" {
+			data = p.Value
+		}
+	}
+	require.Equal(t, streamed, data)
+
+	_, err = attach.FieldsWithin(fields, FieldLimits{})
+	require.ErrorContains(t, err, "Data", "without Objects a reference is refused")
+
+	bad := maps.Clone(fields)
+	bad["Data"] = map[string]any{"$object": map[string]any{"bucket": "CONNECT_FILES"}}
+	_, err = attach.FieldsWithin(bad, FieldLimits{Objects: objects})
+	require.ErrorContains(t, err, "Data: malformed object reference: name is required")
+
+	text := maps.Clone(fields)
+	text["Name"] = ref
+	_, err = attach.FieldsWithin(text, FieldLimits{Objects: objects})
+	require.ErrorContains(t, err, "Name", "a text parameter takes no reference")
 }

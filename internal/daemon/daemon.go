@@ -44,6 +44,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
 	"github.com/onec-connect/connect-bridge/internal/feed"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/retry"
@@ -84,6 +85,9 @@ type Config struct {
 
 	// Feeds are the change feeds run beside the worker; none by default.
 	Feeds FeedsConfig
+
+	// Files is the bucket of large payloads (package files).
+	Files FilesConfig
 
 	Logger zerolog.Logger
 }
@@ -231,8 +235,12 @@ func Run(ctx context.Context, cfg Config) error {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	store, err := openFiles(ctx, nc, cfg)
+	if err != nil {
+		return err
+	}
 	wcfg := cfg.Worker
-	wcfg.Conn, wcfg.API, wcfg.Limiter, wcfg.Logger, wcfg.Metrics = nc, client, limiter, log, reg
+	wcfg.Conn, wcfg.API, wcfg.Limiter, wcfg.Logger, wcfg.Metrics, wcfg.Files = nc, client, limiter, log, reg, store
 	w, err := worker.New(wcfg)
 	if err != nil {
 		return err
@@ -342,6 +350,46 @@ func newLimiter(ctx context.Context, nc *nats.Conn, cfg Config, qcfg quota.Confi
 		return nil, fmt.Errorf("daemon: quota bucket: %w", err)
 	}
 	return q, nil
+}
+
+// FilesConfig sets up the bucket of large payloads. Zero fields take
+// package files' defaults.
+type FilesConfig struct {
+	// Bucket is the Object Store bucket. Defaults to CONNECT_FILES.
+	Bucket string
+	// MaxObjectBytes is the largest object a command may reference and a
+	// result may store. Defaults to 256 MiB.
+	MaxObjectBytes int64
+	// MaxBytes caps the bucket; 0: no cap.
+	MaxBytes int64
+	// Off: no bucket; references in commands are refused and results too
+	// large for a message are RESULT_TOO_LARGE.
+	Off bool
+}
+
+// openFiles opens the files bucket, retried until it works or ctx ends,
+// like the quota bucket; nil when switched off.
+func openFiles(ctx context.Context, nc *nats.Conn, cfg Config) (*files.Store, error) {
+	if cfg.Files.Off {
+		return nil, nil
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	var store *files.Store
+	err = retry.Do(ctx, clock.Real{}, waitPolicy(cfg.Logger, "opening the files bucket"), func(ctx context.Context) error {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var err error
+		store, err = files.Open(sctx, files.Config{JetStream: js, Bucket: cfg.Files.Bucket, Replicas: cfg.Worker.Replicas,
+			MaxObjectBytes: cfg.Files.MaxObjectBytes, MaxBytes: cfg.Files.MaxBytes})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: files bucket: %w", err)
+	}
+	return store, nil
 }
 
 func connectPassword(cfg Config) (string, error) {

@@ -56,8 +56,10 @@ type final struct {
 	// dlq, when not empty, is why the command also goes to the dead-letter
 	// stream.
 	dlq string
-	// payload is the encoded result, made once by the finisher.
+	// payload is the encoded result, made once by the finisher (fit);
+	// fitted is set once it is.
 	payload []byte
+	fitted  bool
 }
 
 // decode reads the command in msg for operation op (cat nil when op is
@@ -104,7 +106,7 @@ func (w *Worker) decode(msg jetstream.Msg, op string, cat *catalog.Operation, no
 	if cat == nil {
 		return e, e.fail(contract.CodeUnknownOperation, "no operation "+boundText(op, maxOpToken)+" in the API", now, "unknown operation")
 	}
-	props, err := cat.FieldsWithin(cmd.Fields, catalog.FieldLimits{MaxUnknownBytes: w.cfg.MaxFieldBytes})
+	props, err := cat.FieldsWithin(cmd.Fields, w.fieldLimits())
 	if err != nil {
 		return e, e.fail(contract.CodeInvalidFields, err.Error(), now, "")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
@@ -233,6 +234,11 @@ type Config struct {
 	// parameters the catalogue does not know. Defaults to the catalogue's
 	// default.
 	MaxFieldBytes int
+	// Files is the bucket of large payloads (package files): commands'
+	// references to stored objects are read from it, and results too
+	// large for a message are stored in it. Nil: references are refused,
+	// and such results are RESULT_TOO_LARGE.
+	Files *files.Store
 	// ResultMaxAge is how long results stay in the result stream.
 	// Defaults to 7 days.
 	ResultMaxAge time.Duration

@@ -143,6 +143,21 @@ func (l *lane) call(p batcher.Packet[*entry]) {
 	out := callOutcome{p: p, batch: l.op.Name + "-" + nuid.Next()}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.set.CallTimeout))
 	defer cancel()
+	var props [][]soap.Property // the commands' properties, references checked
+	if hasRefs(p.Items) {
+		kept, ps, refused, err := l.resolveObjects(ctx, p.Items)
+		if err != nil {
+			out.err = &soap.TransportError{Op: l.op.Name, Err: err}
+			l.calls <- out
+			return
+		}
+		out.refused = refused
+		p.Items, out.p.Items, props = kept, kept, ps
+		if len(kept) == 0 {
+			l.calls <- out
+			return
+		}
+	}
 	if !l.op.Repeatable {
 		lost, err := l.w.outcomes.markSent(ctx, l.op.Name, out.batch, p.Items)
 		if err != nil {
@@ -152,14 +167,18 @@ func (l *lane) call(p batcher.Packet[*entry]) {
 		}
 		if len(lost) > 0 {
 			kept := make([]batcher.Item[*entry], 0, len(p.Items)-len(lost))
+			var keptProps [][]soap.Property
 			for i, it := range p.Items {
 				if slices.Contains(lost, i) {
 					out.lost = append(out.lost, it)
 				} else {
 					kept = append(kept, it)
+					if props != nil {
+						keptProps = append(keptProps, props[i])
+					}
 				}
 			}
-			p.Items, out.p.Items = kept, kept
+			p.Items, out.p.Items, props = kept, kept, keptProps
 			if len(kept) == 0 {
 				l.calls <- out
 				return
@@ -167,25 +186,32 @@ func (l *lane) call(p batcher.Packet[*entry]) {
 		}
 	}
 	start := l.clock.Now()
-	out.resp, out.err = l.w.api.Call(ctx, l.request(p))
+	out.resp, out.err = l.w.api.Call(ctx, l.request(p, props))
 	out.latency = l.clock.Now().Sub(start)
 	l.calls <- out
 }
 
 // request builds the API request of a packet: a ValueTable for batched
 // writes, plain children for the file and message operations, a Structure
-// for everything else.
-func (l *lane) request(p batcher.Packet[*entry]) *soap.Request {
-	first := p.Items[0].Value
+// for everything else. props, when not nil, are the commands' properties
+// with their references checked (resolveObjects), in place of theirs.
+func (l *lane) request(p batcher.Packet[*entry], props [][]soap.Property) *soap.Request {
+	propsOf := func(i int) []soap.Property {
+		if props != nil {
+			return props[i]
+		}
+		return p.Items[i].Value.props
+	}
+	first := propsOf(0)
 	switch l.op.Kind {
 	case catalog.Plain:
-		return &soap.Request{Op: l.op.Name, Children: first.props}
+		return &soap.Request{Op: l.op.Name, Children: first}
 	case catalog.BatchWrite:
 	default:
-		return &soap.Request{Op: l.op.Name, Params: soap.Struct(first.props...)}
+		return &soap.Request{Op: l.op.Name, Params: soap.Struct(first...)}
 	}
-	t := &soap.Table{Columns: make([]soap.Column, len(first.props)), Rows: make([][]soap.Value, len(p.Items))}
-	for j, prop := range first.props {
+	t := &soap.Table{Columns: make([]soap.Column, len(first)), Rows: make([][]soap.Value, len(p.Items))}
+	for j, prop := range first {
 		kind := soap.KindNil
 		if param, ok := l.op.Param(prop.Name); ok {
 			kind = param.Type
@@ -201,9 +227,10 @@ func (l *lane) request(p batcher.Packet[*entry]) *soap.Request {
 		}
 		t.Columns[j] = soap.Column{Name: prop.Name, Type: soap.TypeOf(kind)}
 	}
-	for i, it := range p.Items {
-		row := make([]soap.Value, len(it.Value.props))
-		for j, prop := range it.Value.props {
+	for i := range p.Items {
+		ps := propsOf(i)
+		row := make([]soap.Value, len(ps))
+		for j, prop := range ps {
 			row[j] = prop.Value
 		}
 		t.Rows[i] = row

@@ -103,7 +103,9 @@ func (f *finisher) finish(batch []*final) error {
 	defer cancel()
 	n := f.w.cfg.Names
 	for _, fn := range batch {
-		f.fit(fn)
+		if err := f.fit(fn); err != nil {
+			return err
+		}
 	}
 	// 1. Outcomes first. Each is written only over the record this
 	// worker last saw for the command (none, or its own "sent" record):
@@ -238,17 +240,33 @@ func (f *finisher) finish(batch []*final) error {
 	return nil
 }
 
-// fit replaces a result too large for one NATS message (a big read) by a
-// RESULT_TOO_LARGE result: a result that cannot be stored would be retried
-// for ever, and the command never answered.
+// fit makes a result fit in one NATS message: data too large for one (a
+// big read, a downloaded file) goes to the files bucket and a reference
+// takes its place (see objects.go); without a bucket, or when the data is
+// too large for it too, the result becomes RESULT_TOO_LARGE: a result
+// that cannot be stored would be retried for ever, and the command never
+// answered. An error is the bucket's: the batch is written again later.
 //
 // It also encodes the result once, for every publication of it.
-func (f *finisher) fit(fn *final) {
+func (f *finisher) fit(fn *final) error {
+	if fn.fitted {
+		return nil
+	}
 	payload, err := contract.EncodeResult(fn.e.format, fn.result)
-	limit := f.w.nc.MaxPayload() - 16<<10 // headers and the outcome record's own fields
+	limit := f.limit()
 	if err == nil && int64(len(payload)) <= limit {
-		fn.payload = payload
-		return
+		fn.payload, fn.fitted = payload, true
+		return nil
+	}
+	if err == nil {
+		stored, serr := f.storeLarge(fn)
+		if serr != nil {
+			return serr
+		}
+		if stored && int64(len(fn.payload)) <= limit {
+			fn.fitted = true
+			return nil
+		}
 	}
 	r := fn.result
 	apiCode := r.Code
@@ -261,7 +279,13 @@ func (f *finisher) fit(fn *final) {
 	}
 	fn.result = r
 	fn.payload, _ = contract.EncodeResult(fn.e.format, r)
+	fn.fitted = true
+	return nil
 }
+
+// limit is the most bytes a result's payload may have: a NATS message
+// less room for headers and the outcome record's own fields.
+func (f *finisher) limit() int64 { return f.w.nc.MaxPayload() - 16<<10 }
 
 // outcomeMsg is the write of fn's final outcome, conditional on the
 // record's revision being the one this worker last saw.

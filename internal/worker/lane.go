@@ -89,6 +89,9 @@ type callOutcome struct {
 	// lost are the commands taken out of the packet before the call:
 	// another delivery of each was being sent already (see markSent).
 	lost []batcher.Item[*entry]
+	// refused are the commands taken out before the call for a reference
+	// to a stored object that failed its check (see objects.go).
+	refused []refusal
 }
 
 func newLane(w *Worker, op *catalog.Operation, set OpSettings) (*lane, error) {

@@ -188,8 +188,11 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 	for _, it := range out.lost {
 		l.lostRace(it.Value)
 	}
+	for _, r := range out.refused {
+		l.finish(ending{it: r.it, code: contract.CodeInvalidFields, reason: r.reason}, out)
+	}
 	if len(out.p.Items) == 0 {
-		return // every command of the packet was lost to another delivery
+		return // every command of the packet was lost to another delivery, or refused
 	}
 	pl := decide(decideInput{
 		kind: l.op.Kind, repeatable: l.op.Repeatable,
