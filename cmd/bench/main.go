@@ -84,8 +84,19 @@ Lines:
       line 2's load, and the broker alone under line 1's; from
       /proc/<pid>/stat. Line 2d gives the same for lines 1 and 2, where
       everything shares one process.
+  13  Feed lag under churn: the worker binary with --feed
+      ClientUserRead=10s, the sandbox seeded with 1,000 client users and
+      churning 120 changes/min of every kind for 60s (20s with -quick);
+      for each change of a client user, the time from the sandbox making
+      it to its event stored in CONNECT_CHANGES. p50 and p99 (target:
+      p99 within the interval plus 1s), and the count.
+  14  Feed backfill: 100,000 client users (20,000 with -quick), the
+      worker binary's first poll reads them in one answer; objects/s from
+      the answer's first byte to the marker stored (decoding, publishing,
+      mirroring), the answer's size, and the process's peak RSS (VmHWM,
+      target ≤ 300 MB).
 
-The reference run takes about 5 minutes (line 9 alone 40s, up to 2 minutes
+The reference run takes about 7 minutes (line 9 alone 40s, up to 2 minutes
 more when it waits for an hour to begin); -quick runs small sizes in about
 two minutes for development.
 
@@ -131,10 +142,10 @@ func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, bool,
 		maxWait                  time.Duration
 	)
 	fs.StringVar(&out, "out", "", "also write the report (Markdown) to this file")
-	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows)")
+	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows, a 20s churn, a backfill of 20,000)")
 	fs.IntVar(&n, "n", 0, "N of lines 1–3a and 12 (default 100,000; 10,000 with -quick)")
 	fs.IntVar(&rounds, "rounds", 0, "run lines 1 and 2 this many times, alternately, and show the medians (default 3; 1 with -quick)")
-	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated (1-12; 1 and 2 run together, as do 3a and 3b)")
+	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated, e.g. -lines 13,14 (1-14; 1 and 2 run together, as do 3a and 3b)")
 	fs.StringVar(&benchtime, "benchtime", "", "-benchtime of the Go benchmarks (default go test's 1s; 200ms with -quick)")
 	fs.IntVar(&pending, "max-pending", 0, "line 2: the worker's max_pending (default 4000)")
 	fs.IntVar(&conc, "concurrency", 0, "line 2: calls in flight (default 4)")

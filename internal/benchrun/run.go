@@ -48,10 +48,18 @@ type Config struct {
 	// Bursts is how many bursts line 9 sends, one every 4s. Defaults to
 	// 10.
 	Bursts int
+	// FeedChurn is the sandbox's churn of line 13, changes a minute of
+	// every kind. Defaults to 120.
+	FeedChurn float64
+	// FeedLagFor is how long line 13's churn runs. Defaults to 60s.
+	FeedLagFor time.Duration
+	// BackfillObjects is how many client users line 14's backfill reads.
+	// Defaults to 100,000.
+	BackfillObjects int
 	// BenchTime is -benchtime for the Go benchmarks; empty for go test's
 	// default.
 	BenchTime string
-	// Lines, when not empty, runs only these lines ("1".."12").
+	// Lines, when not empty, runs only these lines ("1".."14").
 	Lines []string
 	// Root is the module's root folder (where go.mod is), for go build
 	// and go test. Defaults to the nearest folder up from the working
@@ -68,6 +76,7 @@ func Quick() Config {
 	return Config{
 		Commands: 10_000, Rounds: 1, TrickleFor: 6 * time.Second, LatencyFor: 6 * time.Second, QuotaWindows: 2,
 		NaiveCommands: 300, MemoryCommands: 10_000, Bursts: 3, BenchTime: "200ms", Quick: true,
+		FeedLagFor: 20 * time.Second, BackfillObjects: 20_000,
 	}
 }
 
@@ -95,6 +104,11 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.NaiveCommands, 2000)
 	def(&c.MemoryCommands, 100_000)
 	def(&c.Bursts, 10)
+	defDur(&c.FeedLagFor, time.Minute)
+	def(&c.BackfillObjects, 100_000)
+	if c.FeedChurn <= 0 {
+		c.FeedChurn = 120
+	}
 	c.Throughput = c.Throughput.Merge(tunedThroughput)
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -164,6 +178,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		{"10", r.hotLine},
 		{"11", r.shapesLine},
 		{"12", r.cpuLine},
+		{"13", r.feedLagLine},
+		{"14", r.backfillLine},
 	}
 	var errs []string
 	for _, s := range steps {

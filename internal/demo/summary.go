@@ -112,8 +112,8 @@ type Summary struct {
 	// names, by operation: the change feeds' polls. They are not in
 	// Calls, which the naive way is compared with.
 	OtherCalls map[string]int
-	Elapsed     time.Duration
-	Quota       Quota
+	Elapsed    time.Duration
+	Quota      Quota
 	// APIErrors are the results with a code of the API other than
 	// SUCCESS, by code (the service refused that row; the rest of its
 	// packet went through).

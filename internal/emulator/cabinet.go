@@ -84,12 +84,14 @@ type ChurnCounts struct {
 	Deleted int `json:"deleted"`
 }
 
-// countChange adds one change of kind name to the churn's counters,
-// while the churn makes it (not SeedObjects).
-func (s *Server) countChange(name string, ch change) {
+// countChange adds one change of r to the churn's counters, and hands it
+// to Config.OnChurn, while the churn makes it (not SeedObjects).
+func (s *Server) countChange(r *record, ch change) {
 	if !s.churning {
 		return
 	}
+	s.reportChange(r, ch)
+	name := r.kind
 	c := s.churned[name]
 	switch ch {
 	case created:
@@ -125,10 +127,10 @@ func (s *Server) cabinetChange(rng *rand.Rand, kinds []cabinetKind, now time.Tim
 		s.create(name, rng, now)
 	case roll < 0.85:
 		s.editByHand(r, rng, now)
-		s.countChange(name, edited)
+		s.countChange(r, edited)
 	default:
 		r.deleted, r.changed = true, now
-		s.countChange(name, deleted)
+		s.countChange(r, deleted)
 	}
 }
 
@@ -207,11 +209,11 @@ func (s *Server) create(name string, rng *rand.Rand, now time.Time) *record {
 		// The pair is connected already: a person edits it, or connects
 		// a deleted one again.
 		r.fields, r.deleted, r.changed = setKey(k, id, f), false, now
-		s.countChange(name, edited)
+		s.countChange(r, edited)
 		return r
 	}
 	r := s.insert(k, id, setKey(k, id, f), now)
-	s.countChange(name, created)
+	s.countChange(r, created)
 	return r
 }
 

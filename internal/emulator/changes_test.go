@@ -354,6 +354,65 @@ func TestChurnKinds(t *testing.T) {
 	require.ErrorContains(t, err, `churn kind "Region" is not a kind the churn changes`)
 }
 
+// TestChurnReportsEachChange: Config.OnChurn receives every change the
+// churn makes, in order, with the moment it was made and the object's row
+// after it; the last change of each object is the store's state, and
+// seeding reports nothing.
+func TestChurnReportsEachChange(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var got []emulator.Change
+		srv, err := emulator.New(emulator.Config{Churn: 600, Seed: 3, Location: msk,
+			OnChurn: func(c emulator.Change) { got = append(got, c) }})
+		require.NoError(t, err)
+		_, err = srv.SeedObjects("ClientUser", 50)
+		require.NoError(t, err)
+		require.Empty(t, got, "seeding is not churn")
+		start := time.Now()
+		churnRun(t, srv, time.Minute+time.Millisecond)
+		end := time.Now()
+
+		counts := map[string]emulator.ChurnCounts{}
+		last := map[string]emulator.Change{}
+		for i, c := range got {
+			require.False(t, c.At.Before(start) || c.At.After(end), "made during the run")
+			if i > 0 {
+				require.False(t, c.At.Before(got[i-1].At), "in the order made")
+			}
+			n := counts[c.Object]
+			switch c.What {
+			case "created":
+				n.Created++
+			case "edited":
+				n.Edited++
+			case "deleted":
+				n.Deleted++
+			default:
+				t.Fatalf("change %d: what %q", i, c.What)
+			}
+			counts[c.Object] = n
+			last[c.Object+" "+c.ID] = c
+		}
+		require.Equal(t, srv.Stats().Churn, counts, "one report per change counted")
+		require.GreaterOrEqual(t, len(got), 600)
+
+		checked := 0
+		for _, op := range catalog.ChangeTracked() {
+			for _, o := range srv.Objects(op.Object) {
+				c, ok := last[op.Object+" "+o.ID]
+				if !ok {
+					continue // seeded, never changed
+				}
+				checked++
+				require.Equal(t, o.Row, c.Row, "%s %s: the row after its last change", op.Object, o.ID)
+				require.Equal(t, o.Deleted, c.What == "deleted", "%s %s", op.Object, o.ID)
+				require.True(t, o.Changed.Equal(c.At.Truncate(time.Second)), "%s %s: stamped %s, made %s", op.Object, o.ID, o.Changed, c.At)
+			}
+		}
+		require.Equal(t, len(last), checked, "every object reported is in the store")
+	})
+}
+
 // TestChurnPace checks the rates at the edges: none, a fraction of one a
 // minute, the most allowed, and one Run at a time.
 func TestChurnPace(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"time"
+
+	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
 // The churn's pace: it wakes at most every minChurnPeriod and makes the
@@ -73,11 +75,52 @@ func (s *Server) churn(n int) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.stamp(s.cfg.Now())
+	s.churnAt = s.cfg.Now()
+	now := s.stamp(s.churnAt)
 	s.churning = true
 	defer func() { s.churning = false }()
 	kinds := churnKinds(s.cfg.ChurnKinds)
 	for range n {
 		s.cabinetChange(s.churnRng, kinds, now)
 	}
+}
+
+// Change is one change the churn made to one object, as Config.OnChurn
+// receives it: what a benchmark needs to time how soon a change feed
+// publishes it.
+type Change struct {
+	// Object is the kind (see Put), e.g. ClientUser; ID the object's id.
+	Object, ID string
+	// What is "created", "edited" or "deleted".
+	What string
+	// At is the sandbox's clock (Config.Now, ClockOffset included) when
+	// the change was made, to the nanosecond; the object's change time
+	// (Object.Changed) is At in the account's time zone to the second.
+	At time.Time
+	// Row is the object after the change, as a read of its kind answers
+	// it (Object.Row). An edit may leave it as it was: a person typing
+	// the same surname again.
+	Row map[string]soap.Value
+}
+
+// String names a change as Change.What does.
+func (c change) String() string {
+	switch c {
+	case created:
+		return "created"
+	case edited:
+		return "edited"
+	case deleted:
+		return "deleted"
+	}
+	return "unknown"
+}
+
+// reportChange hands one change of r to Config.OnChurn, when set.
+// Callers hold s.mu, inside churn.
+func (s *Server) reportChange(r *record, ch change) {
+	if s.cfg.OnChurn == nil {
+		return
+	}
+	s.cfg.OnChurn(Change{Object: r.kind, ID: r.id, What: ch.String(), At: s.churnAt, Row: snapshot(kinds[r.kind], r).Row})
 }

@@ -99,6 +99,12 @@ type Config struct {
 	// ServiceLineKind), each with its usual weight among them. Empty (the
 	// default): all of them.
 	ChurnKinds []string
+	// OnChurn, when set, receives every change Run makes, one call per
+	// object changed (a creation that made the objects it refers to
+	// reports them too), in the order made. It is called with the
+	// Server's lock held: it must return quickly and must not call the
+	// Server. Defaults to none.
+	OnChurn func(Change)
 	// Seed seeds the random source of latencies, injected failures and new
 	// UUIDs: equal seeds and equal calls give equal results. Zero seeds
 	// from the clock.

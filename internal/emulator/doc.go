@@ -59,8 +59,9 @@
 //   - The churn (Run, with Config.Churn changes a minute) creates, edits
 //     and deletes objects of the change-tracked kinds as people in the
 //     web cabinet would, under the same lock as the calls, stamping each
-//     change; it draws from its own random source seeded by Config.Seed.
-//     Run is the only goroutine of the package, and it ends with its
+//     change, and hands each to Config.OnChurn when set, with the moment
+//     it was made; it draws from its own random source seeded by
+//     Config.Seed. Run is the only goroutine of the package, and it ends with its
 //     context.
 //   - Fields are validated by the catalogue (catalog.Operation.Fields):
 //     required fields, types, lengths, UUID form, unknown fields.

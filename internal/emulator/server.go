@@ -49,8 +49,9 @@ type Server struct {
 	// failures, ids of Adds) do not move its changes, and its counters.
 	churnRng *rand.Rand
 	churned  map[string]ChurnCounts
-	churning bool // the churn is making changes: count them
-	made     int  // objects made by the cabinet's changes, for their names
+	churning bool      // the churn is making changes: count them
+	churnAt  time.Time // when the churn's changes under way are made (Config.Now)
+	made     int       // objects made by the cabinet's changes, for their names
 
 	// running is set while Run runs: one churn at a time.
 	running atomic.Bool
