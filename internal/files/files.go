@@ -15,6 +15,7 @@ package files
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,6 +137,9 @@ func ParseRef(v any) (ref Ref, ok bool, err error) {
 // number reads a JSON or msgpack number as an int64.
 func number(v any) (int64, bool) {
 	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
 	case float64:
 		if n != float64(int64(n)) {
 			return 0, false

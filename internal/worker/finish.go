@@ -252,8 +252,22 @@ func (f *finisher) fit(fn *final) error {
 	if fn.fitted {
 		return nil
 	}
-	payload, err := contract.EncodeResult(fn.e.format, fn.result)
 	limit := f.limit()
+	if m, isMap := fn.result.Data.(map[string]any); isMap && f.w.cfg.Files != nil {
+		// A downloaded file larger than a message: stored without encoding
+		// the whole result first, which would copy the file once more.
+		if text, isText := m["fileData"].(string); isText && int64(len(text)) > limit {
+			stored, err := f.storeLarge(fn)
+			if err != nil {
+				return err
+			}
+			if stored && int64(len(fn.payload)) <= limit {
+				fn.fitted = true
+				return nil
+			}
+		}
+	}
+	payload, err := contract.EncodeResult(fn.e.format, fn.result)
 	if err == nil && int64(len(payload)) <= limit {
 		fn.payload, fn.fitted = payload, true
 		return nil
