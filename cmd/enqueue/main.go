@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,8 +16,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
 )
 
@@ -67,6 +71,17 @@ type config struct {
 	args enqueue.Source
 	// stdin is read for -f -.
 	stdin io.Reader
+	// files is set for `enqueue put` and `enqueue get`.
+	files *filesCmd
+}
+
+// filesCmd is `enqueue put <file>` or `enqueue get <reference>`.
+type filesCmd struct {
+	put    bool
+	arg    string // the file to put, or the reference to get
+	name   string // put: the object's name
+	out    string // get: where to write, - for stdout
+	bucket string
 }
 
 // envName returns the environment variable of a flag, or "" for flags
@@ -120,6 +135,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	pos := fs.Args()
+	if len(pos) > 0 && (pos[0] == "put" || pos[0] == "get") {
+		return parseFiles(cfg, pos, set, getenv, out)
+	}
 	if len(pos) > 0 && pos[0] == "result" {
 		cfg.results = true
 		for _, name := range append([]string{"f", "format", "subject-prefix", "allow-unknown", "wait", "max-pending"}, quotaFlagNames...) {
@@ -200,6 +218,66 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	return cfg, err
 }
 
+// parseFiles reads `enqueue put` and `enqueue get`, whose flags come
+// after their word (the connection's may come before too).
+func parseFiles(cfg config, pos []string, set map[string]bool, getenv func(string) string, out io.Writer) (config, error) {
+	for _, name := range append([]string{"f", "format", "subject-prefix", "allow-unknown", "wait", "max-pending", "op"}, quotaFlagNames...) {
+		if set[name] {
+			return cfg, fmt.Errorf("enqueue: -%s does not apply to %s", name, pos[0])
+		}
+	}
+	fc := &filesCmd{put: pos[0] == "put"}
+	ffs := flag.NewFlagSet("enqueue "+pos[0], flag.ContinueOnError)
+	ffs.SetOutput(out)
+	commonFlags(ffs, &cfg)
+	ffs.StringVar(&fc.bucket, "files-bucket", files.DefaultBucket, "the files `bucket` (Object Store)")
+	if fc.put {
+		ffs.StringVar(&fc.name, "name", "", "the object's `name` (default uploads/<unique>/<the file's name>)")
+	} else {
+		ffs.StringVar(&fc.out, "o", "", "write the object to this `file` (- for stdout); required")
+	}
+	// Its flags may come after the file or reference too.
+	args := pos[1:]
+	var rest []string
+	for len(args) > 0 {
+		if err := ffs.Parse(args); err != nil {
+			return cfg, err
+		}
+		if ffs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, ffs.Arg(0)), ffs.Args()[1:]
+	}
+	ffs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["s"] {
+		set["server"] = true
+	}
+	var err error
+	ffs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if v := getenv(env); env != "" && v != "" && !set[f.Name] && err == nil {
+			err = ffs.Set(f.Name, v)
+		}
+	})
+	if err != nil {
+		return cfg, fmt.Errorf("enqueue: environment: %w", err)
+	}
+	if _, err := natsconn.ConnectOptions(cfg.conn); err != nil {
+		return cfg, err
+	}
+	switch {
+	case len(rest) != 1 && fc.put:
+		return cfg, errors.New("enqueue: put: give one file")
+	case len(rest) != 1:
+		return cfg, errors.New(`enqueue: get: give one reference ({"$object": …}, as a result carries it) or an object's name`)
+	case !fc.put && fc.out == "":
+		return cfg, errors.New("enqueue: get: -o <file> is required (- for stdout)")
+	}
+	fc.arg = rest[0]
+	cfg.files = fc
+	return cfg, nil
+}
+
 // commonFlags defines the flags of both publishing and result: the
 // connection, names and timeout.
 func commonFlags(fs *flag.FlagSet, cfg *config) {
@@ -231,6 +309,8 @@ func usage(out io.Writer, fs *flag.FlagSet) {
   enqueue [flags] <Operation> '<json command>' [<Operation> '<json command>' ...]
   enqueue [flags] -f cmds.jsonl            (-f - reads standard input)
   enqueue [flags] result [-op Operation] <id>...
+  enqueue [flags] put <file> [-name N]          store a file, print its reference
+  enqueue [flags] get <reference> -o <file>     fetch a stored file (a result's {"$object": …}, or a name)
 
 enqueue publishes 1C-Connect commands for the connect-bridge worker: one
 JetStream message per command on <subject-prefix><Operation> (stream
@@ -289,6 +369,14 @@ Flags (environment variable in brackets):
 	fmt.Fprint(out, `
 result takes the connection flags, -op, -timeout, -bucket and -result-stream,
 before or after the word result.
+
+put stores a file in the files bucket (CONNECT_FILES, which the worker
+creates) and prints its reference, {"$object": {"bucket", "name", "size",
+"digest"}}, which a command's binary field may carry instead of base64
+(ServiceRequestAttachFile's Data): the worker streams the object into the
+request. get writes a stored object to -o: a result's reference (a
+downloaded file, a large answer) as printed, or an object's name. Both
+take the connection flags and -files-bucket, before or after the word.
 `)
 }
 
@@ -299,6 +387,9 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer nc.Close()
+	if fc := cfg.files; fc != nil {
+		return runFiles(ctx, nc, fc, cfg.client.Stdout, cfg.client.Stderr)
+	}
 	cl, err := enqueue.New(nc, cfg.client)
 	if err != nil {
 		return err
@@ -318,4 +409,40 @@ func run(ctx context.Context, cfg config) error {
 	}
 	_, err = cl.Publish(ctx, src)
 	return err
+}
+
+// runFiles puts or gets a file.
+func runFiles(ctx context.Context, nc *nats.Conn, fc *filesCmd, stdout, stderr io.Writer) error {
+	if fc.put {
+		ref, err := enqueue.PutFile(ctx, nc, fc.bucket, fc.arg, fc.name)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(ref.Wrap())
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	w, closeOut := stdout, func() error { return nil }
+	if fc.out != "-" {
+		f, err := os.Create(fc.out)
+		if err != nil {
+			return fmt.Errorf("enqueue: get: %w", err)
+		}
+		w, closeOut = f, f.Close
+	}
+	ref, err := enqueue.GetFile(ctx, nc, fc.bucket, fc.arg, w)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if fc.out != "-" {
+			_ = os.Remove(fc.out) // no half file
+		}
+		return err
+	}
+	fmt.Fprintf(stderr, "enqueue: %s, %d bytes, %s\n", ref, ref.Size, ref.Digest)
+	return nil
 }
