@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
 	"github.com/onec-connect/connect-bridge/internal/feed"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -124,8 +126,8 @@ func (c *client) noErrors(t *testing.T, who string) {
 
 // runWorker runs the real worker and a change feed of ClientUserRead,
 // with the shared quota, as the given connection, against the sandbox
-// API, until the test ends.
-func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
+// API, until the test ends; it returns its client of the sandbox.
+func runWorker(t *testing.T, wk *client, emu *emulator.Server) *soap.Client {
 	t.Helper()
 	hs := httptest.NewServer(emu)
 	t.Cleanup(hs.Close)
@@ -141,7 +143,10 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
 		},
 	})
 	require.NoError(t, err, "the quota bucket as connect-worker")
+	store, err := files.Open(ctx, files.Config{JetStream: wk.js})
+	require.NoError(t, err, "the files bucket as connect-worker")
 	w, err := worker.New(worker.Config{
+		Files:         store,
 		Logger:        zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Conn:          wk.nc,
 		API:           api,
@@ -196,6 +201,7 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) {
 		case <-tick.C:
 		}
 	}
+	return api
 }
 
 // TestNATSAuthLive runs the worker and a producer on a NATS server
@@ -217,7 +223,7 @@ func TestNATSAuthLive(t *testing.T) {
 	emu, err := emulator.New(emulator.Config{})
 	require.NoError(t, err)
 	wk := login(t, url, "connect-worker", pw["connect-worker"], nats.Name("connect-worker"))
-	runWorker(t, wk, emu)
+	emuAPI := runWorker(t, wk, emu)
 	admin := login(t, url, "connect-admin", pw["connect-admin"])
 	// The enqueue tool's connection with its inboxes under the user's
 	// reply prefix: replies reach it through the import of that prefix.
@@ -335,6 +341,50 @@ func TestNATSAuthLive(t *testing.T) {
 		require.Positive(t, st.CachedInfo().State.Msgs)
 	})
 
+	t.Run("the worker streams a stored file into a call and stores a large answer", func(t *testing.T) {
+		// The admin stores a file; a producer's command references it.
+		adminFiles, err := files.Existing(ctx, files.Config{JetStream: admin.js})
+		require.NoError(t, err)
+		data := bytes.Repeat([]byte("connect-bridge "), 150_000) // 2.25 MB: its download is larger than a message
+		ref, err := adminFiles.Put(ctx, "uploads/manual.txt", bytes.NewReader(data))
+		require.NoError(t, err)
+		add, err := emuAPI.Call(ctx, &soap.Request{Op: "ServiceRequestAdd", Params: soap.Struct(soap.Property{Name: "Summary", Value: soap.String("Manual")})})
+		require.NoError(t, err)
+		sr, _ := add.Data.Prop("ServiceRequestID")
+		var out, diag bytes.Buffer
+		cl, err := enqueue.New(producer.nc, enqueue.Config{Wait: true, Timeout: 30 * time.Second, Stdout: &out, Stderr: &diag})
+		require.NoError(t, err)
+		attach, err := json.Marshal(map[string]any{"id": "attach-1", "fields": map[string]any{
+			"ServiceRequestID": sr.Text, "AuthorID": "00000000-0000-4000-8000-000000000001", "Name": "manual.txt", "Hash": "x",
+			"Data": files.Ref{Bucket: ref.Bucket, Name: ref.Name}.Wrap(),
+		}})
+		require.NoError(t, err)
+		src, err := enqueue.ParseArgs([]string{"ServiceRequestAttachFile", string(attach)}, false)
+		require.NoError(t, err)
+		sum, err := cl.Publish(ctx, src)
+		require.NoError(t, err, diag.String())
+		require.Equal(t, map[string]int{contract.CodeSuccess: 1}, sum.ByCode, out.String())
+		var res contract.Result
+		require.NoError(t, json.Unmarshal(bytes.TrimSpace(out.Bytes()), &res))
+		fileID := res.Data.(map[string]any)["FileID"].(string)
+
+		out.Reset()
+		src, err = enqueue.ParseArgs([]string{"ServiceRequestDownloadFile", `{"id":"download-1","fields":{"FileID":"` + fileID + `"}}`}, false)
+		require.NoError(t, err)
+		sum, err = cl.Publish(ctx, src)
+		require.NoError(t, err, diag.String())
+		require.Equal(t, map[string]int{contract.CodeSuccess: 1}, sum.ByCode, out.String())
+		require.NoError(t, json.Unmarshal(bytes.TrimSpace(out.Bytes()), &res))
+		back, ok, err := files.ParseRef(res.Data.(map[string]any)["fileData"])
+		require.NoError(t, err)
+		require.True(t, ok, "the download is stored in the bucket")
+		got, err := adminFiles.Open(ctx, back)
+		require.NoError(t, err)
+		b, err := io.ReadAll(got)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(data, b))
+	})
+
 	t.Run("a producer cannot write the worker's data nor remove it", func(t *testing.T) {
 		pub := func(subject string) func() error {
 			return func() error { return producer.nc.Publish(subject, []byte(`{"used":0}`)) }
@@ -348,6 +398,8 @@ func TestNATSAuthLive(t *testing.T) {
 			"$KV.CONNECT_MIRROR.ClientUser.eA",
 			"$KV.CONNECT_FEEDS.ClientUserRead",
 			"$JS.API.STREAM.PURGE.KV_CONNECT_MIRROR",
+			"$O.CONNECT_FILES.M.dXBsb2Fkcy9tYW51YWwudHh0",
+			"$JS.API.STREAM.PURGE.OBJ_CONNECT_FILES",
 			"$JS.API.STREAM.DELETE.CONNECT_CHANGES",
 			"$JS.API.STREAM.DELETE.CONNECT_CMD",
 			"$JS.API.STREAM.PURGE.KV_CONNECT_QUOTA",
@@ -407,6 +459,7 @@ func TestNATSAuthLive(t *testing.T) {
 			"connect.cmd.ClientUserEdit",
 			"$JS.API.STREAM.DELETE.CONNECT_RESULT",
 			"$JS.API.STREAM.PURGE.CONNECT_CMD",
+			"$JS.API.STREAM.PURGE.KV_CONNECT_QUOTA",
 			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_QUOTA",
 			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_MIRROR",
 			"$JS.API.STREAM.CREATE.ELSEWHERE",
