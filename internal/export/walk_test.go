@@ -17,7 +17,7 @@ const day = 24 * time.Hour
 func TestWalkNext(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 10, 12, 30, 15, 500_000_000, msk) // by day
-	hz := time.Date(2026, 3, 10, 12, 20, 15, 0, msk)           // now − 10m, to the second
+	hz := time.Date(2026, 3, 10, 12, 20, 15, 0, msk)            // now − 10m, to the second
 	night := tariff.Night{From: 22, To: 6}
 	base := walk{span: 7 * day, chunk: 7 * day, interval: time.Hour, settle: 10 * time.Minute, night: night, loc: msk}
 	with := func(f func(w *walk)) walk {
