@@ -158,7 +158,11 @@ func periodNames() string {
 			b.WriteString(", ")
 		}
 		p, _ := op.Period()
-		fmt.Fprintf(&b, "%s (%s, %s)", op.Name, days(p.MaxDay), p.Source)
+		fmt.Fprintf(&b, "%s (%s, %s", op.Name, days(p.MaxDay), p.Source)
+		if p.Archive {
+			b.WriteString(", answers a ZIP")
+		}
+		b.WriteString(")")
 	}
 	return b.String()
 }

@@ -191,7 +191,7 @@ func (c Config) Validate() error {
 	for i, x := range c.Exports {
 		x = x.withDefaults()
 		where := fmt.Sprintf("export %d (%s)", i+1, x.Name)
-		if err := x.validate(minChunk); err != nil {
+		for _, err := range x.validate(minChunk) {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 		if names[x.Name] {
@@ -214,26 +214,31 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validate checks one export, defaults applied. Interval 0 is allowed
-// only for a rerun (see Rerun), which calls validateRead.
-func (x Export) validate(minChunk time.Duration) error {
-	errs := []error{x.validateRead(minChunk)}
+// validate checks one export, defaults applied, and returns every
+// problem. A rerun needs no interval nor name: it calls validateRead.
+func (x Export) validate(minChunk time.Duration) []error {
+	errs := x.readProblems(minChunk)
 	if x.Interval <= 0 {
 		errs = append(errs, errors.New("an interval is required"))
 	}
 	if !nameRule.MatchString(x.Name) {
 		errs = append(errs, errors.New("the name must be a letter then letters, digits, '_' or '-', at most 64"))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // validateRead checks what reading the export needs: its read, chunk,
 // filters and id column.
 func (x Export) validateRead(minChunk time.Duration) error {
+	return errors.Join(x.readProblems(minChunk)...)
+}
+
+// readProblems are validateRead's problems, one by one.
+func (x Export) readProblems(minChunk time.Duration) []error {
 	op, p, err := catalog.LookupPeriodRead(x.Op)
 	if err != nil {
 		// It names the reads that can be exported, with their bounds.
-		return err
+		return []error{err}
 	}
 	var errs []error
 	if p.Archive {
@@ -257,7 +262,7 @@ func (x Export) validateRead(minChunk time.Duration) error {
 	if x.IDColumn != "" && x.IDColumn != idByHash && !soap.ValidName(x.IDColumn) {
 		errs = append(errs, fmt.Errorf("id column %q: want a column name, or %q for a hash of the row", x.IDColumn, idByHash))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // withDefaults returns x with its name, chunk and settle set.

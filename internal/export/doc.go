@@ -57,6 +57,10 @@
 //     stream drops them. Beyond the window (DuplicateWindow, 24h by
 //     default) a rerun publishes them again, with the same
 //     Connect-Row-Id header, by which consumers de-duplicate.
+//   - A row's period is the chunk it was first stored from: the rows of
+//     an answer too large that came before the cap are published before
+//     it proves too large, with the longer period (the halves read them
+//     again, and the stream drops them).
 //   - PeriodTo is taken as excluded. If the service includes it, a row at
 //     the very second between two chunks is read twice and dropped the
 //     second time, as above.

@@ -135,8 +135,9 @@ type progress struct {
 	st  State
 	rev uint64
 	sp  spans
-	// lastRead is when the last read started (stored chunk or not).
-	lastRead time.Time
+	// lastTail is when the last read of the newest part started that
+	// was stored (walk.lastTail).
+	lastTail time.Time
 	// calls counts the calls made since the state was last stored.
 	calls int64
 }
@@ -153,7 +154,7 @@ func (r *Runner) walk(ctx context.Context, j *job, log zerolog.Logger) {
 	for ctx.Err() == nil {
 		now := c.Clock.Now()
 		d := walk{marker: pr.st.Marker, span: pr.sp.cur, chunk: time.Duration(j.Chunk), interval: time.Duration(j.Interval),
-			settle: time.Duration(j.Settle), lastRead: pr.lastRead, nightOnly: j.NightBackfill && c.Night.IsSet(),
+			settle: time.Duration(j.Settle), lastTail: pr.lastTail, nightOnly: j.NightBackfill && c.Night.IsSet(),
 			night: c.Night, loc: c.Location}.next(now)
 		if !d.read {
 			if retry.Sleep(ctx, c.Clock, d.at.Sub(now)) != nil {
@@ -173,7 +174,6 @@ func (r *Runner) walk(ctx context.Context, j *job, log zerolog.Logger) {
 		if res.called {
 			r.met.calls.WithLabelValues(j.Name).Inc()
 			pr.calls++
-			pr.lastRead = start
 		}
 		length := d.to.Sub(d.from)
 		wait := time.Duration(0)
@@ -183,6 +183,8 @@ func (r *Runner) walk(ctx context.Context, j *job, log zerolog.Logger) {
 			pr.sp.fitted(length, res.bytes, c.MaxResponseBytes)
 			if !r.stored(ctx, j, &pr, d.to, start, res, log) {
 				wait = bo.Next()
+			} else if !d.backfill {
+				pr.lastTail = start
 			}
 		case outNoGrant, outOutOfLimit:
 			wait = res.retryAt.Sub(c.Clock.Now())
@@ -233,7 +235,7 @@ func (r *Runner) load(ctx context.Context, j *job, log zerolog.Logger) (progress
 		cancel()
 		if err == nil {
 			r.setMarker(j.Name, st.Marker)
-			return progress{st: st, rev: rev, sp: newSpans(time.Duration(j.Chunk), r.cfg.MinChunk), lastRead: st.LastRead}, true
+			return progress{st: st, rev: rev, sp: newSpans(time.Duration(j.Chunk), r.cfg.MinChunk)}, true
 		}
 		if ctx.Err() != nil {
 			return progress{}, false
@@ -263,7 +265,7 @@ func (r *Runner) stored(ctx context.Context, j *job, pr *progress, to, start tim
 		// drops them as duplicates.
 		log.Warn().Err(err).Msg("storing the export's marker failed")
 		if fresh, ok := r.load(ctx, j, log); ok {
-			fresh.sp, fresh.lastRead = pr.sp, pr.lastRead
+			fresh.sp, fresh.lastTail = pr.sp, pr.lastTail
 			*pr = fresh
 		}
 		return false

@@ -31,9 +31,9 @@ type walk struct {
 	span time.Duration
 	// chunk, interval and settle are the export's.
 	chunk, interval, settle time.Duration
-	// lastRead is when the last read of the export started; zero before
-	// the first.
-	lastRead time.Time
+	// lastTail is when the last read of the newest part started (not a
+	// backfill's); zero before the first.
+	lastTail time.Time
 	// nightOnly keeps a backfill to the night hours: NightBackfill with
 	// night hours configured.
 	nightOnly bool
@@ -57,8 +57,8 @@ type decision struct {
 // once (a backfill goes as fast as the quota grants), unless the export
 // keeps its backfill to the night, is more than a chunk and an interval
 // behind and it is day: then it waits for the night. Less than a span
-// (the export has caught up) is read an interval after the last read
-// started, up to the horizon.
+// (the export has caught up) is read up to the horizon an interval after
+// the last such read started: at once after a backfill.
 func (w walk) next(now time.Time) decision {
 	end := horizon(now, w.settle)
 	if to := w.marker.Add(w.span); !to.After(end) {
@@ -68,8 +68,8 @@ func (w walk) next(now time.Time) decision {
 		}
 		return decision{read: true, from: w.marker, to: to, backfill: true}
 	}
-	if !w.lastRead.IsZero() {
-		if due := w.lastRead.Add(w.interval); now.Before(due) {
+	if !w.lastTail.IsZero() {
+		if due := w.lastTail.Add(w.interval); now.Before(due) {
 			return decision{at: due}
 		}
 	}
