@@ -183,7 +183,9 @@ func (w *world) rows() []stored {
 	require.NoError(w.t, err)
 	var out []stored
 	for uint64(len(out)) < info.State.Msgs {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		// A batch no larger than what is left: Fetch returns once it is
+		// full.
+		batch, err := cons.Fetch(int(min(1000, info.State.Msgs-uint64(len(out)))), jetstream.FetchMaxWait(5*time.Second))
 		require.NoError(w.t, err)
 		n := len(out)
 		for m := range batch.Messages() {

@@ -191,7 +191,7 @@ func (r *Runner) walk(ctx context.Context, j *job, log zerolog.Logger) {
 		case outTooLarge, outRefused:
 			if h, ok := pr.sp.halve(length, res.outcome == outRefused); ok {
 				r.met.halvings.WithLabelValues(j.Name, res.outcome).Inc()
-				log.Info().Str("reason", res.outcome).Dur("from", length).Dur("to", h).Time("chunk_from", d.from).
+				log.Info().Str("reason", res.outcome).Dur("from", length).Dur("to", h).Time("chunk_from", d.from.In(c.Location)).
 					Msg("halving the chunk")
 				continue
 			}
@@ -282,9 +282,9 @@ func (r *Runner) stored(ctx context.Context, j *job, pr *progress, to, start tim
 func (r *Runner) failed(ctx context.Context, j *job, pr *progress, d decision, res readResult, log zerolog.Logger) time.Duration {
 	r.met.failures.WithLabelValues(j.Name).Inc()
 	interval := time.Duration(j.Interval)
-	log.Error().Err(res.err).Str("outcome", res.outcome).Time("chunk_from", d.from).Time("chunk_to", d.to).
-		Dur("min_chunk", r.cfg.MinChunk).Dur("retry_in", interval).
-		Msg("a chunk of the export cannot be read: raise MaxResponseBytes, shorten the chunk or fix the filters; the export waits an interval")
+	log.Error().Err(res.err).Str("outcome", res.outcome).Time("chunk_from", d.from.In(r.cfg.Location)).
+		Time("chunk_to", d.to.In(r.cfg.Location)).Dur("min_chunk", r.cfg.MinChunk).Dur("retry_in", interval).
+		Msg("a chunk of the export cannot be read, the export waits an interval: " + remedy(res))
 	next := pr.st
 	next.Failed, next.FailedAt = res.err.Error(), r.cfg.Clock.Now()
 	sctx, cancel := context.WithTimeout(ctx, natsTimeout)
@@ -293,6 +293,19 @@ func (r *Runner) failed(ctx context.Context, j *job, pr *progress, d decision, r
 		pr.st, pr.rev = next, rev
 	}
 	return interval
+}
+
+// remedy says what someone can do about a chunk that failed with res.
+func remedy(res readResult) string {
+	switch {
+	case res.outcome == outTooLarge:
+		return "its answer is larger than MaxResponseBytes even for the minimum chunk: raise MaxResponseBytes"
+	case res.outcome == outRefused:
+		return "the service refuses the read even for the minimum chunk: check the filters and the service's reason"
+	case errors.Is(res.err, errRowTooLarge):
+		return "a row is larger than a NATS message: raise the server's max_payload"
+	}
+	return "check the error: reading the chunk again cannot help"
 }
 
 func (r *Runner) setMarker(name string, m time.Time) {
