@@ -122,6 +122,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&e.PacketLimit, "packet-limit", 0, "most rows per packet, overriding the catalogue when above 0")
 	fs.IntVar(&cfg.SeedClientUsers, "seed-client-users", 0, "client users to create at start")
 	fs.Var(&seeds, "seed-objects", "more objects to create at start, Kind=n (Client, ClientUser, Specialist, Department, ClientDepartment, ServiceLineKind; repeatable)")
+	fs.IntVar(&e.SeedHistory, "seed-history", 0, "days of generated history (calls, treatments, chats, sessions…) the history and statistics reads answer (0: none)")
+	fs.IntVar(&e.HistoryPerDay, "history-per-day", 0, "events a day of every generated history (0: each read's own, 4 to 40)")
 	fs.Float64Var(&e.Churn, "churn", 0, "changes per minute the sandbox makes on its own, as people in the web cabinet would (0: none)")
 	fs.Func("churn-kinds", "the kinds the churn changes, comma-separated (default: all of ClientUser, Specialist, UserServiceLine, Client, ClientDepartment, Department, Competence, ServiceLineKind)", func(v string) error {
 		for k := range strings.SplitSeq(v, ",") {
@@ -244,6 +246,7 @@ func run(ctx context.Context, cfg config) error {
 		Str("limits", tariff.FormatLimits(e.Limits)).Str("night", e.Night.String()).
 		Int("packet_limit", e.PacketLimit).Str("tz", e.Location.String()).
 		Float64("churn_per_minute", e.Churn).Dur("clock_offset", e.ClockOffset).
+		Int("seed_history_days", e.SeedHistory).Int("history_per_day", e.HistoryPerDay).
 		Msg("connect-emulator listening")
 	if cfg.onListen != nil {
 		cfg.onListen(ln.Addr())

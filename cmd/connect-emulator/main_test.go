@@ -55,7 +55,8 @@ func TestParseConfig(t *testing.T) {
 				"--limit", "ClientUserEdit=3", "--limit", "*=100", "--night", "22-06", "--packet-limit", "20",
 				"--seed-client-users", "5", "--tz", "Asia/Almaty", "--seed", "7", "--answer-version", "request",
 				"--log-level", "debug", "--churn", "2.5", "--churn-kinds", "Specialist, Client", "--clock-offset", "-90s",
-				"--seed-objects", "Specialist=3,Department=2", "--seed-objects", "Client=0"},
+				"--seed-objects", "Specialist=3,Department=2", "--seed-objects", "Client=0",
+				"--seed-history", "365", "--history-per-day", "100"},
 			check: func(t *testing.T, cfg config) {
 				e := cfg.Emulator
 				require.Equal(t, ":9000", cfg.Listen)
@@ -78,6 +79,8 @@ func TestParseConfig(t *testing.T) {
 				require.Equal(t, []string{"Specialist", "Client"}, e.ChurnKinds)
 				require.Equal(t, -90*time.Second, e.ClockOffset)
 				require.Equal(t, []seedSpec{{"Specialist", 3}, {"Department", 2}, {"Client", 0}}, cfg.SeedObjects)
+				require.Equal(t, 365, e.SeedHistory)
+				require.Equal(t, 100, e.HistoryPerDay)
 			},
 		},
 		{
@@ -110,6 +113,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad seed objects", args: []string{"--seed-objects", "Specialist"}, wantErr: "Kind=n"},
 		{name: "negative seed objects", args: []string{"--seed-objects", "Specialist=-1"}, wantErr: "Kind=n"},
 		{name: "bad answer version", args: []string{"--answer-version", "1.1"}, wantErr: "answer version"},
+		{name: "bad seed history", env: map[string]string{"EMULATOR_SEED_HISTORY": "a year"}, wantErr: "EMULATOR_SEED_HISTORY"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {

@@ -127,12 +127,18 @@ func TestLimits(t *testing.T) {
 		{name: "ServiceRequestRead", day: 120, night: 600, rows: 1, source: ThirdParty},
 		{name: "ServiceRequestHistory", day: 50, night: 50, rows: 1, source: ThirdParty},
 		{name: "GetHistoryOfColleaguesChat", day: 100, night: 100, rows: 1, source: ThirdParty},
-		// Inferred: the directory day limit at all hours, and 50/h for
-		// the service desk.
+		// The operation pages of the two history reads.
+		{name: "GetHistoryOfServiceCalls", day: 10, night: 50, rows: 1, source: Confirmed},
+		{name: "GetHistoryOfServiceTreatments", day: 10, night: 50, rows: 1, source: Confirmed},
+		// Inferred: the directory day limit at all hours, 50/h for the
+		// service desk.
 		{name: "ClientUserAdd", day: 250, night: 250, rows: 100, source: Inferred},
 		{name: "DepartmentRead", day: 250, night: 250, rows: 1, source: Inferred},
 		{name: "ServiceRequestEdit", day: 50, night: 50, rows: 100, source: Inferred},
-		{name: "GetHistoryOfServiceCalls", day: 50, night: 50, rows: 1, source: Inferred},
+		// The other history reads: the confirmed two's day limit, at all
+		// hours.
+		{name: "GetHistoryOfSIPCalls", day: 10, night: 10, rows: 1, source: Inferred},
+		{name: "GetHistoryOfServiceCallsComments", day: 10, night: 10, rows: 1, source: Inferred},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,12 @@
 //     (xs:dateTime) and has IDColumns, the key of its object's Delete;
 //     ChangedFrom is Confirmed for the five the service documents and
 //     Inferred for the rest.
+//   - The reads that take a period ([PeriodReads], [LookupPeriodRead])
+//     are PeriodRead operations, each with a positive bound by day and at
+//     night ([Operation.Period]); the bound is Confirmed for
+//     GetHistoryOfServiceCalls (7 days) and GetHistoryOfServiceTreatments
+//     (35 days) and DefaultMaxPeriod, Inferred, for the rest. A row's
+//     IDColumn, where named, is a result column the notes' naming gives.
 //   - Fields is deterministic: known parameters come out in catalogue
 //     order, then (for operations whose parameters are not published) the
 //     other fields sorted by name, so a packet's columns do not depend on

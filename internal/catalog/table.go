@@ -10,7 +10,9 @@ import "github.com/onec-connect/connect-bridge/internal/soap"
 const (
 	directoryDay   = 250 // directory objects by day
 	directoryNight = 1250
-	serviceDesk    = 50  // service-desk writes and reads, history, statistics
+	serviceDesk    = 50  // service-desk writes and reads, statistics
+	historyDay     = 10  // history reads by day
+	historyNight   = 50  // history reads at night, where confirmed
 	packetRows     = 100 // objects per BatchWrite packet unless confirmed otherwise
 )
 
@@ -39,8 +41,9 @@ const (
 //     DepartmentRead, SpecialistRead and UserServiceLineRead, the <Object>ID
 //     naming (and the pair of an association) for the others.
 //   - Unknown limits: 250/h at all hours for directory and reference
-//     operations, 50/h for everything of the service desk, history,
-//     statistics, storefront and mailings.
+//     operations, 10/h for history reads (the confirmed two's day
+//     limit), 50/h for everything else of the service desk, statistics,
+//     storefront and mailings.
 //   - Ids of service requests, their messages and files are not
 //     validated as UUIDs: their form is not recorded.
 var operations = [...]Operation{
@@ -214,7 +217,12 @@ var operations = [...]Operation{
 	// History and statistics: PeriodFrom/PeriodTo come from third-party
 	// code; GetOpenedServiceTreatments' parameters and columns are
 	// recorded; GetHistoryOfColleaguesChat's limit (100/h) is third-party.
-	// The rest use the conservative 50/h at all hours.
+	// GetHistoryOfServiceCalls' and GetHistoryOfServiceTreatments' limits
+	// (10/h by day, 50 at night) are confirmed by their operation pages;
+	// the other history reads follow them by day (the notes' pattern) and
+	// keep the day limit at night, the rule for what is not confirmed.
+	// Statistics use the conservative 50/h at all hours. The periods these
+	// reads take, and their bounds, are in period.go.
 	{Name: "GetClientUsageStatistics", Kind: PeriodRead, Object: "ClientUsageStatistics",
 		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfAgentSessions", Kind: PeriodRead, Object: "AgentSession",
@@ -222,7 +230,7 @@ var operations = [...]Operation{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfColleaguesChat", Kind: PeriodRead, Object: "ColleaguesChat",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
@@ -234,55 +242,55 @@ var operations = [...]Operation{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceCalls", Kind: PeriodRead, Object: "ServiceCall",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyNight, LimitSource: Confirmed, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceCallsComments", Kind: PeriodRead, Object: "ServiceCallComment",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceChat", Kind: PeriodRead, Object: "ServiceChat",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceFileTransfer", Kind: PeriodRead, Object: "ServiceFileTransfer",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceRASessions", Kind: PeriodRead, Object: "ServiceRASession",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceRASessionsComments", Kind: PeriodRead, Object: "ServiceRASessionComment",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceTreatments", Kind: PeriodRead, Object: "ServiceTreatment",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyNight, LimitSource: Confirmed, MaxRows: 1, Repeatable: true},
 	{Name: "GetHistoryOfServiceTreatmentsComments", Kind: PeriodRead, Object: "ServiceTreatmentComment",
 		Params: []Param{
 			{Name: "PeriodFrom", Type: soap.KindDateTime},
 			{Name: "PeriodTo", Type: soap.KindDateTime},
 		},
-		DayLimit: serviceDesk, NightLimit: serviceDesk, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
+		DayLimit: historyDay, NightLimit: historyDay, LimitSource: Inferred, MaxRows: 1, Repeatable: true},
 	{Name: "GetOpenedServiceTreatments", Kind: PeriodRead, Object: "ServiceTreatment",
 		Params: []Param{
 			{Name: "OpenedFrom", Type: soap.KindDate, Required: true},

@@ -6,6 +6,16 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
+// reply is the ResultData of a successful read, written after the
+// Server's lock is released: a read of stored objects (answer) or of the
+// generated history (historyAnswer).
+type reply interface {
+	// write writes the successful answer of op, in SOAP version v, to w.
+	write(w io.Writer, v soap.Version, op string) error
+	// count returns the rows written.
+	count() int
+}
+
 // answer is the ResultData of a read of stored objects: its columns and
 // copies of the records it answers, taken under the Server's lock so that
 // the read sees one moment of the store. It is written out after the lock
@@ -31,6 +41,8 @@ func (a *answer) rows(yield func([]soap.Value) bool) {
 		}
 	}
 }
+
+func (a *answer) count() int { return len(a.recs) }
 
 // write writes the successful answer of op, in SOAP version v, to w.
 func (a *answer) write(w io.Writer, v soap.Version, op string) error {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -107,8 +108,25 @@ type Config struct {
 	OnChurn func(Change)
 	// Seed seeds the random source of latencies, injected failures and new
 	// UUIDs: equal seeds and equal calls give equal results. Zero seeds
-	// from the clock.
+	// from the clock. The generated history is drawn from it too.
 	Seed int64
+	// SeedHistory is the number of days of generated history before the
+	// day the Server is made (calls, treatments, chats, sessions, comments,
+	// file transfers, clicks): the history and statistics reads of a
+	// period answer its events that started in [PeriodFrom, PeriodTo) and
+	// are over. The history goes on while the sandbox runs. Zero (the
+	// default) generates none: those reads answer empty tables. At most
+	// MaxSeedHistory.
+	SeedHistory int
+	// HistoryPerDay is the number of events a day, on average, of every
+	// generated history. Zero (the default) takes each read's own, from 4
+	// (sessions) to 40 (chat messages) a day; at most MaxHistoryPerDay.
+	HistoryPerDay int
+	// PeriodBounds replaces, by operation, the catalogue's bound of the
+	// period one read may ask for (catalog.Period), day and night alike: a
+	// service stricter or looser than the catalogue says, for tests. A
+	// longer period is refused with a SOAP Fault.
+	PeriodBounds map[string]time.Duration
 	// Logger receives a debug line per call. Defaults to no logging.
 	Logger zerolog.Logger
 	// AnswerVersion chooses the SOAP version of answers. Defaults to
@@ -177,6 +195,23 @@ func (c Config) validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("negative body cap %d", c.MaxBodyBytes))
+	}
+	if c.SeedHistory < 0 || c.SeedHistory > MaxSeedHistory {
+		errs = append(errs, fmt.Errorf("seed history of %d days is not between 0 and %d", c.SeedHistory, MaxSeedHistory))
+	}
+	if c.HistoryPerDay < 0 || c.HistoryPerDay > MaxHistoryPerDay {
+		errs = append(errs, fmt.Errorf("history of %d events a day is not between 0 and %d", c.HistoryPerDay, MaxHistoryPerDay))
+	}
+	for _, op := range slices.Sorted(maps.Keys(c.PeriodBounds)) {
+		d := c.PeriodBounds[op]
+		if o, ok := catalog.Lookup(op); !ok {
+			errs = append(errs, fmt.Errorf("period bound of %q: unknown operation", op))
+		} else if _, ok := o.Period(); !ok {
+			errs = append(errs, fmt.Errorf("period bound of %s: it takes no period", op))
+		}
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("period bound of %s: %s is not positive", op, d))
+		}
 	}
 	if c.AnswerVersion > AnswerAsRequest {
 		errs = append(errs, fmt.Errorf("unknown answer version %d", c.AnswerVersion))

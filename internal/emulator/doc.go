@@ -33,8 +33,9 @@
 //   - The limit is counted per operation before anything else, at the
 //     configured calls per window (default: the catalogue's day or night
 //     limit); a call over it is answered OUT_OF_LIMIT, "limit reached",
-//     with HTTP 200, and nothing is processed. Faults, refused credentials
-//     and injected failures are not counted.
+//     with HTTP 200, and nothing is processed. Faults of malformed
+//     requests, refused credentials and injected failures are not
+//     counted (a period refused as too long is: the service ran the call).
 //   - A packet longer than the operation accepts is refused as a whole
 //     (PACKET_TOO_LARGE, nothing processed) after it was counted.
 //   - Writes stamp the object's change time (account time zone, to the
@@ -92,9 +93,21 @@
 //     objects. It does not go through the API: it is never counted against
 //     a limit, and Applied, Edits and Writes do not see it (Stats.Churn
 //     counts it).
-//   - History, statistics and storefront reads answer SUCCESS with an
-//     empty table of plausible columns (GetHistoryOfColleaguesChat: an
-//     empty ZIP); writes without an object model (welcome e-mails,
+//   - The history and statistics reads of a period (catalog.PeriodReads)
+//     answer a generated, deterministic history (Config.SeedHistory days
+//     of it, drawn again from the seed for every read, never stored): the
+//     events that started in [PeriodFrom, PeriodTo) (wall clocks in the
+//     account's zone; an offset names that instant; both required) and
+//     are over by the sandbox's clock (an event lasts at most
+//     MaxEventLength), in order of start, filtered by every other
+//     parameter that names a column. The columns are the emulator's
+//     guess. A period longer than the read's bound (the catalogue's, by
+//     day or at night, or Config.PeriodBounds') is counted, then refused
+//     with a SOAP Fault: the service's form of that refusal is not
+//     published and the Fault is assumed. Server.History gives tests the
+//     rows. GetHistoryOfColleaguesChat answers an empty ZIP; other
+//     statistics and storefront reads an empty table of plausible
+//     columns; writes without an object model (welcome e-mails,
 //     storefront answers) answer SUCCESS once their fields validate.
 //   - Region, request channel and status lists hold a few rows of the
 //     emulator's own, not the service's data.

@@ -61,9 +61,13 @@ type call struct {
 	// rows counts objects processed (writes) or answered (reads), errs the
 	// rows that failed.
 	rows, errs int
-	// answer, set by a read of stored objects, is what its ResultData
-	// table is written from.
-	answer *answer
+	// answer, set by a read of stored objects or of the history, is what
+	// its ResultData table is written from.
+	answer reply
+	// fault, when set, makes the call's answer a SOAP Fault with this
+	// reason (a period longer than the read's bound): the call was
+	// counted, nothing answered.
+	fault string
 }
 
 // verb returns what op does to its Object: "Add", "Edit", "Read"… (the
@@ -411,6 +415,10 @@ func (c *call) read(k *kind, v string, params soap.Value) outcome {
 	if c.op.Name == "GetHistoryOfColleaguesChat" {
 		// Third-party clients read this history as a base64 ZIP archive.
 		return success(soap.Binary(emptyZip()))
+	}
+	if spec, ok := historySpecs[c.op.Name]; ok {
+		p, _ := c.op.Period() // every history spec is of a period read: a test holds it
+		return c.periodRead(p, spec, given)
 	}
 	if k == nil || v != "Read" {
 		cols := opColumns[c.op.Name]

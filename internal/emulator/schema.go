@@ -216,21 +216,19 @@ var referenceRows = map[string][][2]string{
 }
 
 // opColumns are the columns of the reads the emulator answers with an
-// empty table because it keeps no such data (history, statistics, the
-// storefront). GetOpenedServiceTreatments' columns are recorded; the
+// empty table because it keeps no such data (the storefront, opened
+// treatments; the reads of a period answer their generated history:
+// history.go). GetOpenedServiceTreatments' columns are recorded; the
 // others are plausible. An operation missing here gets fallbackColumns.
 var opColumns = map[string][]column{
 	"GetOpenedServiceTreatments": {idCol("ServiceTreatmentID"), idCol("ClientID"), idCol("ServiceUserID"),
 		idCol("ServiceID"), timeCol("Initialized"), timeCol("SpecAppointed"), decCol("QueueWaitingTime"),
 		idCol("CurrentSpecialist"), timeCol("ReactionStarted"), decCol("QueueLength")},
-	"ClientITSStatus":                    {idCol("ClientID"), strCol("Status", 0), dateCol("ExpiresDate")},
-	"ServiceRequestHistory":              {idCol("ServiceRequestID"), timeCol("Date"), idCol("AuthorID"), anyCol("Event")},
-	"GetClientUsageStatistics":           {idCol("ClientID"), idCol("ServiceUserID"), timeCol("Date"), anyCol("Value")},
-	"StartPictureRead":                   {idCol("StartPictureID"), strCol("Name", 0), decCol("Shows"), decCol("Clicks")},
-	"StartPictureClicksHistoryRead":      {idCol("StartPictureID"), idCol("ServiceUserID"), timeCol("Date")},
-	"StorefrontProductsRead":             {idCol("ProductID"), strCol("Name", 0), decCol("Shows"), decCol("Clicks")},
-	"StorefrontProductClicksHistoryRead": {idCol("ProductID"), idCol("ServiceUserID"), timeCol("Date")},
-	"StorefrontProductBuyRequestsGet":    {idCol("BuyRequestID"), idCol("ProductID"), idCol("ServiceUserID"), timeCol("Date"), strCol("Status", 0)},
+	"ClientITSStatus":                 {idCol("ClientID"), strCol("Status", 0), dateCol("ExpiresDate")},
+	"ServiceRequestHistory":           {idCol("ServiceRequestID"), timeCol("Date"), idCol("AuthorID"), anyCol("Event")},
+	"StartPictureRead":                {idCol("StartPictureID"), strCol("Name", 0), decCol("Shows"), decCol("Clicks")},
+	"StorefrontProductsRead":          {idCol("ProductID"), strCol("Name", 0), decCol("Shows"), decCol("Clicks")},
+	"StorefrontProductBuyRequestsGet": {idCol("BuyRequestID"), idCol("ProductID"), idCol("ServiceUserID"), timeCol("Date"), strCol("Status", 0)},
 }
 
 // fallbackColumns are the columns of a history read not in opColumns: the

@@ -55,6 +55,9 @@ type Server struct {
 
 	// running is set while Run runs: one churn at a time.
 	running atomic.Bool
+
+	// history is the generated history (Config.SeedHistory); read-only.
+	history *history
 }
 
 // opStats counts the calls of one operation.
@@ -87,7 +90,7 @@ type Stats struct {
 	// Dropped counts calls processed whose connection was then cut.
 	Dropped int `json:"dropped"`
 	// Faults counts SOAP Faults: malformed requests, wrong namespace,
-	// unknown operations.
+	// unknown operations, periods longer than a read's bound.
 	Faults int `json:"faults"`
 	// Unauthorized counts requests refused with HTTP 401.
 	Unauthorized int `json:"unauthorized"`
@@ -114,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_1c_c0_11ec7)),
 		churnRng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xc4a2_7e_ca_b1e7)),
 		churned:  map[string]ChurnCounts{},
+		history:  newHistory(cfg, cfg.Now()),
 	}
 	// Reference lists have two columns: the id, then the name.
 	now := s.stamp(cfg.Now())
@@ -213,6 +217,13 @@ func (s *Server) admit(op *catalog.Operation, now time.Time) bool {
 	st.accepted++
 	st.maxInWindow = max(st.maxInWindow, st.accepted)
 	return true
+}
+
+// addRows counts n rows answered by op, drawn after the call.
+func (s *Server) addRows(op string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opStats(op).rows += n
 }
 
 func (s *Server) opStats(op string) *opStats {
@@ -335,7 +346,12 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 			// The names were checked when stored: the client went away.
 			s.log.Debug().Err(err).Str("op", resp.Op).Msg("answer not written")
 		}
-		s.log.Debug().Str("op", resp.Op).Str("code", resp.Code).Int("rows", len(ans.recs)).
+		if _, drawn := ans.(*historyAnswer); drawn {
+			// A history's rows are known once drawn; a stored read's were
+			// counted with the call.
+			s.addRows(resp.Op, ans.count())
+		}
+		s.log.Debug().Str("op", resp.Op).Str("code", resp.Code).Int("rows", ans.count()).
 			Dur("took", time.Since(start)).Msg("call")
 		return
 	}
@@ -361,7 +377,7 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
 // handle decodes and runs a call. It returns the SOAP version to answer
 // in and either the response (with, for a read of stored objects, the
 // answer its ResultData table is written from) or the reason of a Fault.
-func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Response, *answer, string) {
+func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Response, reply, string) {
 	reqV, req, err := soap.DecodeRequestBytes(body, soap.Limits{})
 	if err != nil && strings.Contains(r.Header.Get("Content-Type"), "soap+xml") {
 		reqV = soap.SOAP12 // the envelope did not say; the header does
@@ -372,7 +388,7 @@ func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Respo
 	}
 	// A request the service cannot run is a Fault with HTTP 500; it never
 	// reaches the limit.
-	faultf := func(format string, args ...any) (soap.Version, *soap.Response, *answer, string) {
+	faultf := func(format string, args ...any) (soap.Version, *soap.Response, reply, string) {
 		s.bump(&s.stats.Faults)
 		op := ""
 		if req != nil {
@@ -408,6 +424,11 @@ func (s *Server) handle(r *http.Request, body []byte) (soap.Version, *soap.Respo
 	}
 	c := &call{s: s, op: op, now: s.stamp(now)}
 	resp := c.dispatch(req)
+	if c.fault != "" {
+		// Refused after it was counted, as the service's exception is.
+		s.stats.Faults++
+		return v, &soap.Response{Op: op.Name}, nil, c.fault
+	}
 	st.rows += c.rows
 	st.rowErrors += c.errs
 	if resp.Code != soap.CodeSuccess {

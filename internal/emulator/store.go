@@ -114,7 +114,10 @@ func (s *Server) stamp(now time.Time) time.Time {
 func (s *Server) newUUID() string { return s.newUUIDFrom(s.rng) }
 
 // newUUIDFrom returns a random (version 4) UUID drawn from rng.
-func (s *Server) newUUIDFrom(rng *rand.Rand) string {
+func (s *Server) newUUIDFrom(rng *rand.Rand) string { return uuidFrom(rng) }
+
+// uuidFrom returns a random (version 4) UUID drawn from rng.
+func uuidFrom(rng *rand.Rand) string {
 	var b [16]byte
 	hi, lo := rng.Uint64(), rng.Uint64()
 	for i := range 8 {
