@@ -157,3 +157,69 @@ func vmHWM(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM")
 	return 0
 }
+
+// TestColleaguesChatUnpacked: a GetHistoryOfColleaguesChat command's
+// answer, a base64 ZIP of HTML files, comes back as one object per file,
+// named by day and pair, each holding the file the sandbox made.
+func TestColleaguesChatUnpacked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a worker process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := natstest.Server(t)
+	nc, js := natstest.Connect(t, srv.ClientURL())
+	emu, err := emulator.New(emulator.Config{SeedHistory: 10, Seed: 3})
+	require.NoError(t, err)
+	hs := httptest.NewServer(emu)
+	t.Cleanup(hs.Close)
+	w := startWorker(t, "--nats-url", srv.ClientURL(), "--connect-url", hs.URL+emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
+		"--http-listen", freeAddr(t), "--operations", "GetHistoryOfColleaguesChat", "--local-quota")
+	w.WaitOutput(t, "worker started", time.Minute)
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	require.NoError(t, err)
+
+	// A whole day, in the account's zone (Moscow).
+	msk, err := time.LoadLocation("Europe/Moscow")
+	require.NoError(t, err)
+	y, m, d := time.Now().In(msk).Date()
+	var from, to time.Time
+	for back := 1; back < 10; back++ { // a day on which colleagues chatted
+		from = time.Date(y, m, d-back, 0, 0, 0, 0, msk)
+		to = from.AddDate(0, 0, 1)
+		if len(emu.ColleaguesChat(from, to)) > 0 {
+			break
+		}
+	}
+	publishAsync(t, js, "GetHistoryOfColleaguesChat", "chat-1", inbox, map[string]any{
+		"PeriodFrom": from.Format("2006-01-02T15:04:05"), "PeriodTo": to.Format("2006-01-02T15:04:05"),
+	})
+	msg, err := sub.NextMsg(time.Minute)
+	require.NoError(t, err)
+	r, err := contract.DecodeResult(msg.Data)
+	require.NoError(t, err)
+	require.Equal(t, contract.CodeSuccess, r.Code, r.Error)
+
+	want := emu.ColleaguesChat(from, to)
+	require.NotEmpty(t, want)
+	list, ok := r.Data.([]any)
+	require.True(t, ok, "a list of files: %.300v", r.Data)
+	require.Len(t, list, len(want))
+	store, err := files.Existing(ctx, files.Config{JetStream: js})
+	require.NoError(t, err)
+	for _, item := range list {
+		f := item.(map[string]any)
+		name := f["name"].(string)
+		ref, ok, err := files.ParseRef(f["file"])
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, files.ArchiveName("results/GetHistoryOfColleaguesChat/chat-1/", name), ref.Name)
+		require.Contains(t, ref.Name, from.Format("2006-01-02")+"/", "named by day, then pair")
+		rc, err := store.Open(ctx, ref)
+		require.NoError(t, err)
+		body, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.Equal(t, want[name], string(body), name)
+	}
+}

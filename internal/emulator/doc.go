@@ -105,7 +105,11 @@
 //     day or at night, or Config.PeriodBounds') is counted, then refused
 //     with a SOAP Fault: the service's form of that refusal is not
 //     published and the Fault is assumed. Server.History gives tests the
-//     rows. GetHistoryOfColleaguesChat answers an empty ZIP; other
+//     rows. GetHistoryOfColleaguesChat answers a base64 ZIP of HTML
+//     files, one per pair of specialists per day, named as third-party
+//     clients read them (ChatHistory/ChatHistory_Collegue_<id1>_<id2>_
+//     <date>.html), drawn from the seed and the date like the other
+//     histories (Server.ColleaguesChat gives tests the files); other
 //     statistics and storefront reads an empty table of plausible
 //     columns; writes without an object model (welcome e-mails,
 //     storefront answers) answer SUCCESS once their fields validate.

@@ -357,36 +357,9 @@ func historyColumns(spec historySpec) []column {
 // the Fault (HTTP 500, the service raising an exception) and its words
 // are assumed.
 func (c *call) periodRead(p catalog.Period, spec historySpec, given map[string]soap.Value) outcome {
-	loc := c.s.cfg.Location
-	var bounds [2]time.Time
-	for i, name := range []string{p.From, p.To} {
-		v, ok := given[name]
-		if !ok {
-			return c.counted(failure(CodeInvalidParameter, "%s: required", name))
-		}
-		t, err := v.TimeValue(loc)
-		if err != nil {
-			return c.counted(failure(CodeInvalidParameter, "%s: %v", name, err))
-		}
-		bounds[i] = t
-	}
-	from, to := bounds[0], bounds[1]
-	if to.Before(from) {
-		return c.counted(failure(CodeInvalidParameter, "%s: before %s", p.To, p.From))
-	}
-	night := c.s.cfg.Night.Contains(c.now.In(loc).Hour())
-	limit := p.Max(night)
-	if d, ok := c.s.cfg.PeriodBounds[c.op.Name]; ok {
-		limit = d
-	}
-	if to.Sub(from) > limit {
-		when := "by day"
-		if night {
-			when = "at night"
-		}
-		c.fault = fmt.Sprintf("%s: the period may not exceed %s %s (asked for %s from %s)",
-			c.op.Name, limit, when, to.Sub(from), from.Format(soap.DateTimeLayout))
-		return outcome{}
+	from, to, bad := c.period(p, given)
+	if bad != nil {
+		return *bad
 	}
 	a := &historyAnswer{h: c.s.history, op: c.op.Name, spec: spec, from: from, to: to, now: c.now, filters: map[int]string{}}
 	for name, v := range given {
@@ -401,6 +374,49 @@ func (c *call) periodRead(p catalog.Period, spec historySpec, given map[string]s
 	}
 	c.answer = a
 	return success(soap.Null())
+}
+
+// period reads and checks the period of a period read: both bounds
+// given, in order, no longer than the operation's bound (by day or at
+// night, or Config.PeriodBounds). A longer one is refused with a SOAP
+// Fault (assumed: the service's form of the refusal is not published);
+// bad is the outcome then.
+func (c *call) period(p catalog.Period, given map[string]soap.Value) (from, to time.Time, bad *outcome) {
+	loc := c.s.cfg.Location
+	var bounds [2]time.Time
+	for i, name := range []string{p.From, p.To} {
+		v, ok := given[name]
+		if !ok {
+			o := c.counted(failure(CodeInvalidParameter, "%s: required", name))
+			return from, to, &o
+		}
+		t, err := v.TimeValue(loc)
+		if err != nil {
+			o := c.counted(failure(CodeInvalidParameter, "%s: %v", name, err))
+			return from, to, &o
+		}
+		bounds[i] = t
+	}
+	from, to = bounds[0], bounds[1]
+	if to.Before(from) {
+		o := c.counted(failure(CodeInvalidParameter, "%s: before %s", p.To, p.From))
+		return from, to, &o
+	}
+	night := c.s.cfg.Night.Contains(c.now.In(loc).Hour())
+	limit := p.Max(night)
+	if d, ok := c.s.cfg.PeriodBounds[c.op.Name]; ok {
+		limit = d
+	}
+	if to.Sub(from) > limit {
+		when := "by day"
+		if night {
+			when = "at night"
+		}
+		c.fault = fmt.Sprintf("%s: the period may not exceed %s %s (asked for %s from %s)",
+			c.op.Name, limit, when, to.Sub(from), from.Format(soap.DateTimeLayout))
+		return from, to, &outcome{}
+	}
+	return from, to, nil
 }
 
 // HistoryRow is one row of a generated history, as a read answers it.

@@ -252,6 +252,9 @@ func (f *finisher) fit(fn *final) error {
 	if fn.fitted {
 		return nil
 	}
+	if err := f.unpackArchive(fn); err != nil {
+		return err
+	}
 	limit := f.limit()
 	if m, isMap := fn.result.Data.(map[string]any); isMap && f.w.cfg.Files != nil {
 		// A downloaded file larger than a message: stored without encoding

@@ -188,3 +188,43 @@ func (f *finisher) storeLarge(fn *final) (bool, error) {
 	fn.payload, err = contract.EncodeResult(fn.e.format, fn.result)
 	return err == nil, nil
 }
+
+// unpackArchive stores the files of an archive answer (the colleagues'
+// chat history: a base64 ZIP of HTML files) as objects of their own,
+// under results/<op>/<id>/, and puts their list in the result's data:
+// [{"name": <name in the archive>, "file": {"$object": …}}]. An answer
+// that is not a readable archive is left as it is, and logged.
+func (f *finisher) unpackArchive(fn *final) error {
+	store := f.w.cfg.Files
+	if store == nil || fn.result.ID == "" || fn.result.Code != contract.CodeSuccess || fn.e.cat == nil {
+		return nil
+	}
+	if p, ok := fn.e.cat.Period(); !ok || !p.Archive {
+		return nil
+	}
+	text, isText := fn.result.Data.(string)
+	if !isText {
+		return nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		f.w.log.Warn().Str("op", fn.e.op).Str("id", fn.result.ID).Msg("the archive the API answered is not base64; passed on as it is")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), objectPutTimeout)
+	defer cancel()
+	got, err := store.Unpack(ctx, "results/"+fn.e.op+"/"+fn.result.ID+"/", raw, 0)
+	if errors.Is(err, files.ErrArchive) {
+		f.w.log.Warn().Err(err).Str("op", fn.e.op).Str("id", fn.result.ID).Msg("the archive the API answered cannot be unpacked; passed on as it is")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unpack archive: %w", err)
+	}
+	list := make([]map[string]any, len(got))
+	for i, u := range got {
+		list[i] = map[string]any{"name": u.Name, "file": u.Ref.Wrap()}
+	}
+	fn.result.Data = list
+	return nil
+}
