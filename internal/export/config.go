@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -167,6 +168,13 @@ type Config struct {
 	// Metrics receives the exports' series. Defaults to a private
 	// registry.
 	Metrics prometheus.Registerer
+	// Files is the bucket of large payloads (package files): a row
+	// larger than a message is stored there and its message carries a
+	// reference, and the archive reads (the colleagues' chat, a ZIP of
+	// HTML files) are exported as one object per file and one row per
+	// object. Nil: such a row fails its chunk, and archive reads cannot
+	// be exported (New refuses them).
+	Files *files.Store
 }
 
 // exportShare names the exports' share of the quota ledger.
@@ -241,9 +249,6 @@ func (x Export) readProblems(minChunk time.Duration) []error {
 		return []error{err}
 	}
 	var errs []error
-	if p.Archive {
-		errs = append(errs, fmt.Errorf("%s answers a ZIP of files, not rows: it is not exported as rows", x.Op))
-	}
 	chunk := time.Duration(x.Chunk)
 	switch {
 	case chunk < minChunk || chunk%time.Second != 0:

@@ -1,7 +1,11 @@
 package export
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
@@ -93,41 +98,59 @@ func (r *Runner) read(ctx context.Context, j *job, from, to time.Time) readResul
 		futures = futures[:0]
 		return err
 	}
-	maxPayload := r.cfg.Conn.MaxPayload()
-	_, err = c.API.CallRows(callCtx, req, soap.RowsOptions{MaxResponseBytes: c.MaxResponseBytes},
+	maxPayload := r.cfg.Conn.MaxPayload() - 4<<10 // the headers
+	publish := func(id string, cells map[string]any) error {
+		b, err := json.Marshal(Row{Op: j.op.Name, Row: cells, Period: period, Seen: seen})
+		if err != nil {
+			return fmt.Errorf("export: row: %w", err)
+		}
+		if int64(len(b)) > maxPayload {
+			if c.Files == nil {
+				return fmt.Errorf("%w (%d bytes, at most %d)", errRowTooLarge, len(b), maxPayload)
+			}
+			// The row's data goes to the files bucket; its message
+			// carries the reference in its place.
+			ref, err := c.Files.Put(callCtx, "history/"+j.op.Name+"/rows/"+id+".json", bytes.NewReader(b))
+			if err != nil {
+				return fmt.Errorf("%w: %w", errStore, err)
+			}
+			if b, err = json.Marshal(Row{Op: j.op.Name, Row: map[string]any{files.Key: ref}, Period: period, Seen: seen}); err != nil {
+				return fmt.Errorf("export: row: %w", err)
+			}
+		}
+		res.rows++
+		res.bytes += int64(len(b))
+		m := nats.NewMsg(Subject(c.Names.HistoryPrefix, j.op.Name))
+		m.Data = b
+		m.Header.Set(headerMsgID, MsgID(j.op.Name, id))
+		m.Header.Set(HeaderRowID, id)
+		m.Header.Set(HeaderExport, j.Name)
+		m.Header.Set(contentType, jsonType)
+		fut, err := r.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errStore, err)
+		}
+		futures = append(futures, fut)
+		if len(futures) >= c.Batch {
+			if err := await(); err != nil {
+				return fmt.Errorf("%w: %w", errStore, err)
+			}
+		}
+		return nil
+	}
+	var resp *soap.Response
+	resp, err = c.API.CallRows(callCtx, req, soap.RowsOptions{MaxResponseBytes: c.MaxResponseBytes},
 		func(cols []soap.Column, row []soap.Value) error {
 			cells := rowMap(cols, row)
 			id, _, err := ids.of(cells)
 			if err != nil {
 				return err
 			}
-			b, err := json.Marshal(Row{Op: j.op.Name, Row: cells, Period: period, Seen: seen})
-			if err != nil {
-				return fmt.Errorf("export: row: %w", err)
-			}
-			if int64(len(b)) > maxPayload {
-				return fmt.Errorf("%w (%d bytes, at most %d)", errRowTooLarge, len(b), maxPayload)
-			}
-			res.rows++
-			res.bytes += int64(len(b))
-			m := nats.NewMsg(Subject(c.Names.HistoryPrefix, j.op.Name))
-			m.Data = b
-			m.Header.Set(headerMsgID, MsgID(j.op.Name, id))
-			m.Header.Set(HeaderRowID, id)
-			m.Header.Set(HeaderExport, j.Name)
-			m.Header.Set(contentType, jsonType)
-			fut, err := r.js.PublishMsgAsync(m)
-			if err != nil {
-				return fmt.Errorf("%w: %w", errStore, err)
-			}
-			futures = append(futures, fut)
-			if len(futures) >= c.Batch {
-				if err := await(); err != nil {
-					return fmt.Errorf("%w: %w", errStore, err)
-				}
-			}
-			return nil
+			return publish(id, cells)
 		})
+	if err == nil && j.p.Archive {
+		err = r.archiveRows(callCtx, j, period, resp, publish)
+	}
 	if err == nil && len(futures) > 0 {
 		if err = await(); err != nil {
 			err = fmt.Errorf("%w: %w", errStore, err)
@@ -201,4 +224,39 @@ func wait(ctx context.Context, futures []jetstream.PubAckFuture) (stored, dups i
 		}
 	}
 	return stored, dups, nil
+}
+
+// archiveRows exports an archive answer (the colleagues' chat: a base64
+// ZIP of HTML files as ResultData): each file becomes an object of the
+// files bucket, under history/<op>/<period>/ (see files.ArchiveName),
+// and a row {"name": <name in the archive>, "file": {"$object": …}},
+// identified by the file's name and digest, so that reading the period
+// again publishes nothing new.
+func (r *Runner) archiveRows(ctx context.Context, j *job, period Period, resp *soap.Response, publish func(id string, cells map[string]any) error) error {
+	if resp == nil || resp.Data.Kind == soap.KindNil {
+		return nil // no chat in the period
+	}
+	if resp.Data.Kind != soap.KindBinary && resp.Data.Kind != soap.KindString {
+		return fmt.Errorf("%w: %s answered %s, not a base64 archive", errRowTooLarge, j.op.Name, resp.Data.Kind)
+	}
+	raw, err := base64.StdEncoding.DecodeString(resp.Data.Text)
+	if err != nil {
+		return fmt.Errorf("%w: %s answered an archive that is not base64", errRowTooLarge, j.op.Name)
+	}
+	const stamp = "20060102T150405"
+	prefix := "history/" + j.op.Name + "/" + period.From.Format(stamp) + "-" + period.To.Format(stamp) + "/"
+	got, err := r.cfg.Files.Unpack(ctx, prefix, raw, 0)
+	if errors.Is(err, files.ErrArchive) {
+		return fmt.Errorf("%w: %w", errRowTooLarge, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errStore, err)
+	}
+	for _, u := range got {
+		sum := sha256.Sum256([]byte(u.Name + "\x00" + u.Ref.Digest))
+		if err := publish("file-"+hex.EncodeToString(sum[:16]), map[string]any{"name": u.Name, "file": u.Ref.Wrap()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

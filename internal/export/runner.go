@@ -54,7 +54,11 @@ func New(cfg Config) (*Runner, error) {
 		markers: map[string]time.Time{},
 	}
 	for _, x := range cfg.Exports {
-		r.jobs = append(r.jobs, newJob(x))
+		j := newJob(x)
+		if j.p.Archive && cfg.Files == nil {
+			return nil, fmt.Errorf("export: %s: %s answers a ZIP of files, which is exported into the files bucket, and there is none (Config.Files)", x.Name, x.Op)
+		}
+		r.jobs = append(r.jobs, j)
 	}
 	if r.met, err = newExportMetrics(cfg.Metrics, r); err != nil {
 		return nil, err

@@ -292,7 +292,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) (Ref, error) 
 		return Ref{}, fmt.Errorf("files: object name %s is empty, too long or not printable", printable(name))
 	}
 	lr := &limitedReader{r: r, left: s.cfg.MaxObjectBytes}
-	info, err := s.os.Put(ctx, jetstream.ObjectMeta{Name: name}, lr)
+	info, err := s.os.Put(ctx, jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: s.chunkSize()}}, lr)
 	if lr.over {
 		_ = s.os.Delete(context.WithoutCancel(ctx), name)
 		return Ref{}, fmt.Errorf("files: %s: %w: more than %d bytes", name, ErrTooLarge, s.cfg.MaxObjectBytes)
@@ -301,6 +301,18 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) (Ref, error) 
 		return Ref{}, fmt.Errorf("files: put %s: %w", printable(name), err)
 	}
 	return Ref{Bucket: s.cfg.Bucket, Name: name, Size: int64(info.Size), Digest: info.Digest}, nil
+}
+
+// chunkSize is the Object Store's chunk (128 KiB), or less on a server
+// whose messages are smaller.
+func (s *Store) chunkSize() uint32 {
+	const chunk = 128 << 10
+	if nc := s.cfg.JetStream.Conn(); nc != nil {
+		if room := nc.MaxPayload() - 4<<10; room > 0 && room < chunk {
+			return uint32(room)
+		}
+	}
+	return chunk
 }
 
 // limitedReader reads at most left bytes and notes an attempt to read more.
