@@ -20,6 +20,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
+	"github.com/onec-connect/connect-bridge/internal/proctest"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
@@ -68,8 +69,10 @@ func TestFileThroughTheObjectStore(t *testing.T) {
 	require.NoError(t, err)
 	sum := h.Sum(nil)
 
-	w := startWorker(t, "--nats-url", srv.ClientURL(), "--connect-url", hs.URL+emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
-		"--http-listen", freeAddr(t), "--operations", "ServiceRequestAttachFile,ServiceRequestDownloadFile", "--local-quota")
+	// The binary without the race detector, whose shadow memory would
+	// hide what the worker itself holds.
+	w := proctest.Start(t, buildWorker(t), []string{"--nats-url", srv.ClientURL(), "--connect-url", hs.URL + emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
+		"--http-listen", freeAddr(t), "--operations", "ServiceRequestAttachFile,ServiceRequestDownloadFile", "--local-quota"}, nil)
 	w.WaitOutput(t, "worker started", time.Minute)
 	inbox := nats.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)

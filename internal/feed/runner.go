@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
+	"github.com/onec-connect/connect-bridge/internal/lease"
 	"github.com/onec-connect/connect-bridge/internal/retry"
 )
 
@@ -74,77 +75,29 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("feed: setup: %w", err)
 	}
+	holder, err := lease.New(lease.Config{KV: r.st.leases, TTL: r.cfg.LeaseTTL, Owner: r.owner, Clock: r.cfg.Clock, Logger: r.log})
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
 	r.ready.Store(true)
 	var wg sync.WaitGroup
 	for _, f := range r.cfg.Feeds {
 		op, _ := catalog.Lookup(f.Read)
-		wg.Go(func() { r.runFeed(ctx, f, op) })
+		wg.Go(func() { r.runFeed(ctx, holder, f, op) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// runFeed waits for f's lease and polls while it holds it, until ctx ends.
-func (r *Runner) runFeed(ctx context.Context, f Feed, op *catalog.Operation) {
+// runFeed waits for f's lease and polls while it holds it, until ctx
+// ends: when the lease is lost, the poll under way is cancelled and the
+// feed goes back to waiting for it.
+func (r *Runner) runFeed(ctx context.Context, holder *lease.Holder, f Feed, op *catalog.Operation) {
 	log := r.log.With().Str("feed", f.Name).Logger()
-	for ctx.Err() == nil {
-		lctx, cancel := context.WithTimeout(ctx, natsTimeout)
-		rev, err := r.st.acquire(lctx, f.Name, r.owner, 0)
-		cancel()
-		if err != nil {
-			if !errors.Is(err, ErrLeaseHeld) {
-				log.Warn().Err(err).Msg("taking the feed's lease failed")
-			}
-			if retry.Sleep(ctx, r.cfg.Clock, r.cfg.LeaseTTL/3) != nil {
-				return
-			}
-			continue
-		}
+	holder.Run(ctx, f.Name, func(ctx context.Context) {
 		log.Info().Msg("polling the feed")
-		r.hold(ctx, f, op, rev, log)
-	}
-}
-
-// hold polls f while this process holds its lease: a renewal every third
-// of the lease's TTL keeps it; when one fails, the poll under way is
-// cancelled and the feed goes back to waiting for its lease.
-func (r *Runner) hold(ctx context.Context, f Feed, op *catalog.Operation, rev uint64, log zerolog.Logger) {
-	hctx, lost := context.WithCancel(ctx)
-	defer lost()
-	var leaseRev atomic.Uint64
-	leaseRev.Store(rev)
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		t := r.cfg.Clock.NewTicker(r.cfg.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-hctx.Done():
-				return
-			case <-t.C():
-			}
-			rctx, cancel := context.WithTimeout(hctx, natsTimeout)
-			next, err := r.st.acquire(rctx, f.Name, r.owner, leaseRev.Load())
-			cancel()
-			if err != nil {
-				if hctx.Err() == nil {
-					log.Warn().Err(err).Msg("the feed's lease is lost; another replica takes over")
-				}
-				lost()
-				return
-			}
-			leaseRev.Store(next)
-		}
-	}()
-	defer func() {
-		lost()
-		<-renewed
-		rctx, cancel := context.WithTimeout(context.Background(), natsTimeout)
-		defer cancel()
-		r.st.release(rctx, f.Name, leaseRev.Load())
-	}()
-	r.pollLoop(hctx, f, op, log)
+		r.pollLoop(ctx, f, op, log)
+	})
 }
 
 // pollLoop polls f every Interval (from one poll's start to the next's),

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onec-connect/connect-bridge/internal/lastmsg"
+	"github.com/onec-connect/connect-bridge/internal/lease"
 )
 
 // store is the feeds' JetStream: the event stream, the mirror, the
@@ -62,15 +63,8 @@ func (s *store) setup(ctx context.Context, c Config) error {
 	}); err != nil {
 		return fmt.Errorf("feed: bucket %s: %w", s.n.MarkerBucket, err)
 	}
-	if s.leases, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      s.n.LeaseBucket,
-		Description: "Which replica polls each feed; a lease not renewed expires",
-		Storage:     jetstream.FileStorage,
-		Replicas:    c.Replicas,
-		History:     1,
-		TTL:         c.LeaseTTL,
-	}); err != nil {
-		return fmt.Errorf("feed: bucket %s: %w", s.n.LeaseBucket, err)
+	if s.leases, err = lease.Bucket(ctx, s.js, s.n.LeaseBucket, "Which replica polls each feed; a lease not renewed expires", c.Replicas, c.LeaseTTL); err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
 	return nil
 }
@@ -90,8 +84,8 @@ type State struct {
 	Rows int64 `json:"rows"`
 	// Op and Every are the feed's read and interval at its last poll, so
 	// that a tool that was not given the feed's settings can show them.
-	Op    string   `json:"read,omitempty"`
-	Every Duration `json:"interval,omitzero"`
+	Op    string   `json:"feed_read,omitempty"`
+	Every Duration `json:"feed_interval,omitzero"`
 }
 
 // state reads a feed's state; a feed never polled has the zero State.
@@ -125,32 +119,6 @@ func (s *store) saveState(ctx context.Context, feed string, st State, rev uint64
 		return 0, fmt.Errorf("feed: marker of %s: %w", feed, err)
 	}
 	return rev, nil
-}
-
-// ErrLeaseHeld means another poller holds the feed.
-var ErrLeaseHeld = errors.New("feed: another poller holds the lease")
-
-// acquire takes a feed's lease for owner, or renews it at rev; it
-// returns the lease's new revision.
-func (s *store) acquire(ctx context.Context, feed, owner string, rev uint64) (uint64, error) {
-	var err error
-	if rev == 0 {
-		rev, err = s.leases.Create(ctx, feed, []byte(owner))
-	} else {
-		rev, err = s.leases.Update(ctx, feed, []byte(owner), rev)
-	}
-	switch {
-	case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-		return 0, ErrLeaseHeld
-	case err != nil:
-		return 0, fmt.Errorf("feed: lease of %s: %w", feed, err)
-	}
-	return rev, nil
-}
-
-// release gives a feed's lease up, if it is still this revision.
-func (s *store) release(ctx context.Context, feed string, rev uint64) {
-	_ = s.leases.Delete(ctx, feed, jetstream.LastRevision(rev))
 }
 
 // mirrored is an object's state in the mirror, and the record's revision.
