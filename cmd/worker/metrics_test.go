@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -63,6 +64,17 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	r, err := contract.DecodeResult(msg.Data)
 	require.NoError(t, err)
 	require.Equal(t, contract.CodeSuccess, r.Code)
+	// And an unreadable one: its dead letter is counted.
+	bad := nats.NewMsg(contract.CommandPrefix + "ClientUserEdit")
+	bad.Data = []byte("\xc1 not a command")
+	bad.Header.Set(contract.HeaderReplyTo, inbox)
+	_, err = js.PublishMsg(context.Background(), bad)
+	require.NoError(t, err)
+	msg, err = sub.NextMsg(30 * time.Second)
+	require.NoError(t, err)
+	r, err = contract.DecodeResult(msg.Data)
+	require.NoError(t, err)
+	require.Equal(t, contract.CodeInvalidCommand, r.Code)
 
 	scrape := func() string {
 		resp, err := http.Get("http://" + addr + "/metrics")

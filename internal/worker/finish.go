@@ -191,7 +191,10 @@ func (f *finisher) finish(batch []*final) error {
 	}
 	for _, p := range pubs {
 		select {
-		case <-p.fut.Ok():
+		case ack := <-p.fut.Ok():
+			if p.dlq && !ack.Duplicate {
+				f.w.met.deadLetters.WithLabelValues(f.lane, p.fn.result.Code).Inc()
+			}
 		case err := <-p.fut.Err():
 			if !isPermanent(err) {
 				return fmt.Errorf("publish result: %w", err)

@@ -27,6 +27,8 @@ type workerMetrics struct {
 	reset     *prometheus.GaugeVec     // quota: when the window ends (unix seconds)
 	// quotaWait adds up the time ready packets waited for the quota.
 	quotaWait *prometheus.CounterVec
+	// deadLetters counts the dead letters stored, by result code.
+	deadLetters *prometheus.CounterVec
 }
 
 // newWorkerMetrics makes the worker's series and registers them with r; a
@@ -51,10 +53,11 @@ func newWorkerMetrics(r prometheus.Registerer, w *Worker) (*workerMetrics, error
 			prometheus.ExponentialBuckets(0.005, 2, 16)),
 		latency: histogram("connect_worker_api_latency_seconds", "Latency of API calls.",
 			prometheus.ExponentialBuckets(0.005, 2, 14)),
-		limit:     gauge("connect_worker_quota_limit", "Calls the operation may make in the current window."),
-		used:      gauge("connect_worker_quota_used", "Calls of the operation granted in the current window."),
-		remaining: gauge("connect_worker_quota_remaining", "Calls the operation has left in the current window."),
-		reset:     gauge("connect_worker_quota_reset_timestamp_seconds", "When the current quota window ends."),
+		limit:       gauge("connect_worker_quota_limit", "Calls the operation may make in the current window."),
+		used:        gauge("connect_worker_quota_used", "Calls of the operation granted in the current window."),
+		remaining:   gauge("connect_worker_quota_remaining", "Calls the operation has left in the current window."),
+		reset:       gauge("connect_worker_quota_reset_timestamp_seconds", "When the current quota window ends."),
+		deadLetters: counter("connect_worker_dead_letters_total", "Dead letters stored in the dead-letter stream, by result code.", "op", "code"),
 		quotaWait: counter("connect_worker_quota_wait_seconds_total",
 			"Time a ready packet of the operation waited for the quota.", "op"),
 	}
@@ -71,7 +74,7 @@ func newWorkerMetrics(r prometheus.Registerer, w *Worker) (*workerMetrics, error
 		m.quotaWait.WithLabelValues(name)
 	}
 	for _, c := range []prometheus.Collector{m.received, m.results, m.calls, m.rows, m.wait, m.latency,
-		m.limit, m.used, m.remaining, m.reset, m.quotaWait, ready, newDepthCollector(w)} {
+		m.limit, m.used, m.remaining, m.reset, m.quotaWait, m.deadLetters, ready, newDepthCollector(w)} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("worker: metrics: %w", err)
 		}
