@@ -166,6 +166,8 @@ func newObject(apiVersion, kind string) (any, bool) {
 		return &scaledObject{}, true
 	case "monitoring.coreos.com/v1 ServiceMonitor":
 		return &serviceMonitor{}, true
+	case "monitoring.coreos.com/v1 PrometheusRule":
+		return &prometheusRule{}, true
 	case "kustomize.config.k8s.io/v1beta1 Kustomization", "kustomize.config.k8s.io/v1alpha1 Component":
 		return &kusttypes.Kustomization{}, true
 	}
@@ -445,6 +447,7 @@ type bundle struct {
 	networkPolicy  *networkingv1.NetworkPolicy
 	scaledObject   *scaledObject
 	serviceMonitor *serviceMonitor
+	rules          *prometheusRule
 	configMaps     map[string]*corev1.ConfigMap // by name, hash suffix included
 	secrets        map[string]*corev1.Secret
 }
@@ -518,6 +521,8 @@ func build(t *testing.T, dir string, extra map[string]string) bundle {
 			b.scaledObject = o
 		case *serviceMonitor:
 			b.serviceMonitor = o
+		case *prometheusRule:
+			b.rules = o
 		case *corev1.ConfigMap:
 			b.configMaps[o.Name] = o
 		case *corev1.Secret:
