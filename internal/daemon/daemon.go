@@ -287,7 +287,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	if ln != nil {
 		log.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
-		part(func(ctx context.Context) error { return serveHTTP(ctx, ln, handler(w, ready...)) })
+		part(func(ctx context.Context) error { return serveHTTP(ctx, ln, handler(w, reg, ready...)) })
 	}
 	return g.Wait()
 }

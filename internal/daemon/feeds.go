@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,23 +92,3 @@ func (c FeedsConfig) validate() error {
 	return nil
 }
 
-// readiness is a part of the process that may not be ready: the worker,
-// the feeds.
-type readiness interface{ Ready() error }
-
-// handler serves the worker's /healthz and /metrics, and a /readyz that
-// is ready only when every part is (the worker, then the feeds).
-func handler(w *worker.Worker, parts ...readiness) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", w.Handler())
-	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, _ *http.Request) {
-		for _, p := range append([]readiness{w}, parts...) {
-			if err := p.Ready(); err != nil {
-				http.Error(rw, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-		}
-		_, _ = rw.Write([]byte("ready\n"))
-	})
-	return mux
-}

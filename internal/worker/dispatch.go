@@ -52,7 +52,7 @@ func (l *lane) dispatch(ctx context.Context) {
 			l.w.met.quotaWait.WithLabelValues(l.op.Name).Add(now.Sub(l.quotaWait).Seconds())
 			l.quotaWait = time.Time{}
 		}
-		l.inflight++
+		l.flight(1)
 		oldest := now
 		for _, it := range p.Items {
 			it.Value.calls++

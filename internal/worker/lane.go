@@ -157,7 +157,7 @@ func (l *lane) run(ctx context.Context) {
 		case es := <-l.in:
 			l.accept(es)
 		case out := <-l.calls:
-			l.inflight--
+			l.flight(-1)
 			l.handle(ctx, out)
 		case es := <-l.done:
 			l.release(es)
@@ -283,7 +283,7 @@ func (l *lane) shutdown(fetchDone <-chan struct{}, keepalive clock.Ticker) {
 		case <-fetchDone:
 			fetchDone, fetching = nil, false
 		case out := <-l.calls:
-			l.inflight--
+			l.flight(-1)
 			l.handle(context.Background(), out)
 		case toSink <- l.finals:
 			l.finals = nil
@@ -293,7 +293,8 @@ func (l *lane) shutdown(fetchDone <-chan struct{}, keepalive clock.Ticker) {
 			l.progress()
 		case <-deadline.C():
 			l.log.Warn().Int("calls_in_flight", l.inflight).Msg("shutdown timeout: leaving calls unfinished; their commands are redelivered after the ack wait")
-			fetching, l.inflight, l.finals = false, 0, nil
+			fetching, l.finals = false, nil
+			l.flight(-l.inflight)
 		}
 	}
 	for _, e := range late {
@@ -340,4 +341,10 @@ func (l *lane) lostRace(e *entry) {
 	l.log.Warn().Str("id", e.cmd.ID).Uint64("stream_seq", e.seq).Msg("another delivery of this command is being sent; answering it from that call's outcome later")
 	l.b.Done(e.key)
 	l.handBack(e, time.Duration(l.set.CallTimeout)+natsTimeout)
+}
+
+// flight counts calls in flight up or down, and shows it.
+func (l *lane) flight(delta int) {
+	l.inflight += delta
+	l.w.met.inFlight.WithLabelValues(l.op.Name).Set(float64(l.inflight))
 }

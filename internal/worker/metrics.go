@@ -29,6 +29,8 @@ type workerMetrics struct {
 	quotaWait *prometheus.CounterVec
 	// deadLetters counts the dead letters stored, by result code.
 	deadLetters *prometheus.CounterVec
+	// inFlight is the calls of each lane under way.
+	inFlight *prometheus.GaugeVec
 }
 
 // newWorkerMetrics makes the worker's series and registers them with r; a
@@ -57,6 +59,7 @@ func newWorkerMetrics(r prometheus.Registerer, w *Worker) (*workerMetrics, error
 		used:        gauge("connect_worker_quota_used", "Calls of the operation granted in the current window."),
 		remaining:   gauge("connect_worker_quota_remaining", "Calls the operation has left in the current window."),
 		reset:       gauge("connect_worker_quota_reset_timestamp_seconds", "When the current quota window ends."),
+		inFlight:    gauge("connect_worker_calls_in_flight", "API calls of the operation under way."),
 		deadLetters: counter("connect_worker_dead_letters_total", "Dead letters stored in the dead-letter stream, by result code.", "op", "code"),
 		quotaWait: counter("connect_worker_quota_wait_seconds_total",
 			"Time a ready packet of the operation waited for the quota.", "op"),
@@ -72,9 +75,10 @@ func newWorkerMetrics(r prometheus.Registerer, w *Worker) (*workerMetrics, error
 	for name := range w.lanes {
 		m.received.WithLabelValues(name)
 		m.quotaWait.WithLabelValues(name)
+		m.inFlight.WithLabelValues(name)
 	}
 	for _, c := range []prometheus.Collector{m.received, m.results, m.calls, m.rows, m.wait, m.latency,
-		m.limit, m.used, m.remaining, m.reset, m.quotaWait, m.deadLetters, ready, newDepthCollector(w)} {
+		m.limit, m.used, m.remaining, m.reset, m.quotaWait, m.deadLetters, m.inFlight, ready, newDepthCollector(w)} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("worker: metrics: %w", err)
 		}
