@@ -91,4 +91,3 @@ func (c FeedsConfig) validate() error {
 	}
 	return nil
 }
-
