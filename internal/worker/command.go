@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,6 +45,8 @@ type entry struct {
 	poisoned bool
 	// cost is what the command counts against the byte budgets.
 	cost int64
+	// span is the command's trace span (see trace.go).
+	span trace.Span
 }
 
 // final is an entry's final result, ready to record and publish.
@@ -76,6 +79,7 @@ func (w *Worker) decode(msg jetstream.Msg, op string, cat *catalog.Operation, no
 		e.seq, e.pending, delivered = md.Sequence.Stream, md.NumPending, md.NumDelivered
 	}
 	h := msg.Headers()
+	w.startCommand(e, h)
 	if delivered >= uint64(w.cfg.MaxDeliver) {
 		return e, w.poison(e, delivered, now)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -275,6 +276,9 @@ type Config struct {
 	// Defaults to a private registry (without the Go and process
 	// collectors, which the process adds).
 	Metrics *prometheus.Registry
+	// Tracer records the commands' and calls' spans (see trace.go). Nil:
+	// none are recorded.
+	Tracer trace.TracerProvider
 	// Clock tells the time and makes the timers and tickers of every loop
 	// of the worker. Defaults to the real clock.
 	Clock clock.Clock

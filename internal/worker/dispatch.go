@@ -185,9 +185,12 @@ func (l *lane) call(p batcher.Packet[*entry]) {
 			}
 		}
 	}
+	cctx, span := l.startCall(ctx, out.batch, p.Items)
 	start := l.clock.Now()
-	out.resp, out.err = l.w.api.Call(ctx, l.request(p, props))
+	out.resp, out.err = l.w.api.Call(cctx, l.request(p, props))
 	out.latency = l.clock.Now().Sub(start)
+	endCall(span, out.err)
+	out.trace = span.SpanContext()
 	l.calls <- out
 }
 

@@ -172,6 +172,7 @@ func (f *finisher) finish(batch []*final) error {
 	for _, fn := range batch {
 		m := nats.NewMsg(n.ResultPrefix + f.w.subjectToken(fn.e))
 		m.Data = fn.payload
+		injectTrace(fn.e, m.Header)
 		if fn.e.format == contract.JSON {
 			m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
 		}
@@ -216,6 +217,7 @@ func (f *finisher) finish(batch []*final) error {
 		// of bounded length, within the allow-list.
 		m := nats.NewMsg(fn.e.replyTo)
 		m.Data = fn.payload
+		injectTrace(fn.e, m.Header)
 		if fn.e.format == contract.JSON {
 			m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
 		}
@@ -238,6 +240,7 @@ func (f *finisher) finish(batch []*final) error {
 			f.w.log.Warn().Err(err).Str("op", fn.e.op).Str("id", fn.result.ID).Msg("ack failed; the command will be redelivered and answered from its outcome")
 		}
 		f.w.met.results.WithLabelValues(f.lane, fn.result.Code).Inc()
+		fn.endCommand()
 		f.w.log.Debug().Str("op", f.lane).Str("id", fn.result.ID).Str("code", fn.result.Code).Uint64("stream_seq", fn.e.seq).Msg("result")
 	}
 	return nil

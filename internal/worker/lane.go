@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/trace"
 	"sync/atomic"
 	"time"
 
@@ -91,7 +92,8 @@ type callOutcome struct {
 	lost []batcher.Item[*entry]
 	// refused are the commands taken out before the call for a reference
 	// to a stored object that failed its check (see objects.go).
-	refused []refusal
+	refused []refusal // trace is the call's span, for the log.
+	trace   trace.SpanContext
 }
 
 func newLane(w *Worker, op *catalog.Operation, set OpSettings) (*lane, error) {

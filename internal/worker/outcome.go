@@ -237,7 +237,11 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 		ev = l.log.Info()
 	}
 	ev.Str("batch", out.batch).Int("rows", len(out.p.Items)).Int("retry", len(pl.again)+len(pl.retry)).
-		Int("expanded", len(pl.expand)).Str("outcome", pl.outcome).Dur("latency", out.latency).AnErr("error", pl.err).Msg("call")
+		Int("expanded", len(pl.expand)).Str("outcome", pl.outcome).Dur("latency", out.latency).AnErr("error", pl.err)
+	if out.trace.IsValid() {
+		ev = ev.Str("trace_id", out.trace.TraceID().String())
+	}
+	ev.Msg("call")
 }
 
 // finish queues the final result of an ending, for its command and every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type Worker struct {
 	lanes     map[string]*lane
 	auth      authGate
 	met       *workerMetrics
+	tracer    trace.Tracer
 	secrets   secrets
 	replies   contract.ReplyPolicy
 	bytes     *budget // the process's byte budget, parent of the lanes'
@@ -121,6 +123,7 @@ func build(cfg Config) (*Worker, error) {
 		}
 		w.lanes[name] = l
 	}
+	w.tracer = tracerOf(cfg.Tracer)
 	if w.met, err = newWorkerMetrics(cfg.Metrics, w); err != nil {
 		return nil, err
 	}
