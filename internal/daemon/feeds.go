@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
@@ -39,11 +40,12 @@ type FeedsConfig struct {
 	LeaseTTL time.Duration
 }
 
-// limiter grants calls to the worker's lanes and to the feeds, from one
-// ledger: quota.Shared and quota.Local are both.
+// limiter grants calls to the worker's lanes, the feeds and the
+// exports, from one ledger: quota.Shared and quota.Local are all three.
 type limiter interface {
 	worker.Limiter
 	feed.Limiter
+	export.Limiter
 }
 
 // config is the feeds' configuration for this process: its connection,
@@ -94,11 +96,12 @@ func (c FeedsConfig) validate() error {
 }
 
 // readiness is a part of the process that may not be ready: the worker,
-// the feeds.
+// the feeds, the exports.
 type readiness interface{ Ready() error }
 
 // handler serves the worker's /healthz and /metrics, and a /readyz that
-// is ready only when every part is (the worker, then the feeds).
+// is ready only when every part is (the worker, then the feeds and the
+// exports).
 func handler(w *worker.Worker, parts ...readiness) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", w.Handler())
