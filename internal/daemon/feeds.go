@@ -96,12 +96,11 @@ func (c FeedsConfig) validate() error {
 }
 
 // readiness is a part of the process that may not be ready: the worker,
-// the feeds, the exports.
+// the feeds.
 type readiness interface{ Ready() error }
 
 // handler serves the worker's /healthz and /metrics, and a /readyz that
-// is ready only when every part is (the worker, then the feeds and the
-// exports).
+// is ready only when every part is (the worker, then the feeds).
 func handler(w *worker.Worker, parts ...readiness) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", w.Handler())
