@@ -329,3 +329,32 @@ func TestReadyzWaitsForTheExports(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+// TestRerunRefusesWhatItCannotRead: a rerun whose exports are bad, or
+// whose name is an operation of several exports (whose filters to read
+// with cannot be guessed), is refused before anything is contacted.
+func TestRerunRefusesWhatItCannotRead(t *testing.T) {
+	iv := export.Duration(time.Hour)
+	two := []export.Export{{Name: "a", Op: historyCalls, Interval: iv}, {Name: "b", Op: historyCalls, Interval: iv}}
+	cases := []struct {
+		name    string
+		exports []export.Export
+		rerun   string
+		want    string
+	}{
+		{"an operation of two exports", two, historyCalls, "GetHistoryOfServiceCalls is read by 2 exports (a, b): name one of them"},
+		{"a bad export", []export.Export{{Op: "ClientUserRead", Interval: iv}}, "ClientUserRead", "ClientUserRead is a ChangeRead without PeriodFrom"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// No NATS there: a rerun that got as far as connecting would
+			// fail otherwise.
+			cfg := daemon.Config{NATS: natsconn.ConnFlags{Server: "nats://127.0.0.1:1"}, ConnectURL: "http://127.0.0.1:1",
+				Exports: daemon.ExportsConfig{Exports: c.exports}}
+			var out strings.Builder
+			err := daemon.RerunExport(t.Context(), cfg, c.rerun, time.Now().Add(-time.Hour), time.Now(), &out)
+			require.ErrorContains(t, err, c.want)
+			require.Empty(t, out.String())
+		})
+	}
+}

@@ -195,6 +195,10 @@ func RerunExport(ctx context.Context, cfg Config, name string, from, to time.Tim
 	if err := cfg.Exports.validate(cfg); err != nil {
 		return err
 	}
+	name, err := rerunName(cfg.Exports.Exports, name)
+	if err != nil {
+		return err
+	}
 	password, err := connectPassword(cfg)
 	if err != nil {
 		return err
@@ -211,9 +215,6 @@ func RerunExport(ctx context.Context, cfg Config, name string, from, to time.Tim
 	defer client.Close()
 	lim, err := newLimiter(ctx, nc, cfg, cfg.Quota.limiterConfig())
 	if err != nil {
-		return err
-	}
-	if name, err = rerunName(cfg.Exports.Exports, name); err != nil {
 		return err
 	}
 	ecfg := cfg.Exports.config(cfg, nc, client, lim, prometheus.NewRegistry(), cfg.Logger)
