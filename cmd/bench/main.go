@@ -95,6 +95,21 @@ Lines:
       the answer's first byte to the marker stored (decoding, publishing,
       mirroring), the answer's size, and the process's peak RSS (VmHWM,
       target ≤ 300 MB).
+  15  History export: the worker binary with one export of
+      GetHistoryOfServiceCalls whose first chunk, a week, holds about
+      100,000 rows (20,000 with -quick) of the sandbox's generated
+      history (its events a day sized to it); rows/s from the answer's
+      first byte to the marker stored (decoding, publishing each row to
+      CONNECT_HISTORY, awaiting the acknowledgements), the answer's
+      size, and the process's peak RSS (VmHWM, target ≤ 300 MB).
+  16  Files: a 20 MB file stored in CONNECT_FILES, attached to a service
+      request by a ServiceRequestAttachFile command that references it
+      (the worker streams it into the request), then downloaded back by
+      ServiceRequestDownloadFile (the worker stores the answer in the
+      bucket and answers a reference) and compared byte for byte; the
+      time of each from publish to result, and the worker binary's peak
+      RSS after each (targets ≤ 64 MB and ≤ 160 MB, the bounds of
+      cmd/worker's TestFileThroughTheObjectStore).
 
 The reference run takes about 7 minutes (line 9 alone 40s, up to 2 minutes
 more when it waits for an hour to begin); -quick runs small sizes in about
@@ -142,10 +157,10 @@ func parseFlags(args []string, stderr io.Writer) (benchrun.Config, string, bool,
 		maxWait                  time.Duration
 	)
 	fs.StringVar(&out, "out", "", "also write the report (Markdown) to this file")
-	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows, a 20s churn, a backfill of 20,000)")
+	fs.BoolVar(&quick, "quick", false, "small sizes for development (N=10,000, short trickles, 2 quota windows, a 20s churn, a backfill of 20,000, an export chunk of 20,000 rows)")
 	fs.IntVar(&n, "n", 0, "N of lines 1–3a and 12 (default 100,000; 10,000 with -quick)")
 	fs.IntVar(&rounds, "rounds", 0, "run lines 1 and 2 this many times, alternately, and show the medians (default 3; 1 with -quick)")
-	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated, e.g. -lines 13,14 (1-14; 1 and 2 run together, as do 3a and 3b)")
+	fs.StringVar(&lines, "lines", "", "run only these lines, comma-separated, e.g. -lines 15,16 (1-16; 1 and 2 run together, as do 3a and 3b)")
 	fs.StringVar(&benchtime, "benchtime", "", "-benchtime of the Go benchmarks (default go test's 1s; 200ms with -quick)")
 	fs.IntVar(&pending, "max-pending", 0, "line 2: the worker's max_pending (default 4000)")
 	fs.IntVar(&conc, "concurrency", 0, "line 2: calls in flight (default 4)")

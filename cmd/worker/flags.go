@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/onec-connect/connect-bridge/internal/daemon"
+	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/tariff"
@@ -21,20 +22,23 @@ import (
 )
 
 // fileConfig is the optional JSON config file: per-operation settings,
-// limits and change feeds, which are awkward as flags.
+// limits, change feeds and history exports, which are awkward as flags.
 //
 //	{
 //	  "defaults":   {"max_wait": "2s", "max_pending": 1000},
 //	  "operations": {"ClientUserEdit": {"max_wait": "500ms", "max_rows": 50}},
 //	  "limits":     {"ServiceRequestAdd": 40},
 //	  "feeds":      [{"read": "ClientUserRead", "interval": "30s", "overlap": "60s",
-//	                  "since": "2026-01-01T00:00:00Z", "filters": {"ClientID": "…"}}]
+//	                  "since": "2026-01-01T00:00:00Z", "filters": {"ClientID": "…"}}],
+//	  "exports":    [{"op": "GetHistoryOfServiceCalls", "interval": "1h", "since": "2025-01-01T00:00:00+03:00",
+//	                  "chunk": "24h", "settle": "15m", "night_backfill": true}]
 //	}
 type fileConfig struct {
 	Defaults   worker.OpSettings            `json:"defaults"`
 	Operations map[string]worker.OpSettings `json:"operations"`
 	Limits     map[string]int               `json:"limits"`
 	Feeds      []feed.Feed                  `json:"feeds"`
+	Exports    []export.Export              `json:"exports"`
 }
 
 // byteSize is a flag of a size in bytes: 1048576, 512KiB, 64MiB, 1GiB.
@@ -77,14 +81,20 @@ const usageHead = `Usage: worker [flags]
        worker feeds [flags]                     print the change feeds: marker, lag, last and next poll, counts
        worker mirror get <Object> <id> [flags]  print one object's record in the mirror, as JSON
        worker mirror ls <Object> [flags]        print every object of a kind in the mirror: id, version, deleted, seen
+       worker exports [flags]                   print the history exports: marker, what is left, next read, when done at the limits
+       worker export rerun <Operation or export> --from <time> --to <time> [flags]
+                                                read a period of history again and publish its rows (those already in
+                                                CONNECT_HISTORY are dropped as duplicates); times RFC 3339, or
+                                                2006-01-02[T15:04:05] in the account's zone (--quota-tz)
 
-The subcommands take the worker's flags (NATS, --quota-tz, --feed, --config) and only read.
+The subcommands take the worker's flags (NATS, --quota-tz, --feed, --export, --config). All but
+export rerun only read; export rerun calls the API, from the exports' share of the shared quota.
 
 Flags (environment variables in brackets):`
 
 // parseFlags reads a command line of flags alone; see parseArgs.
 func parseFlags(args []string, getenv func(string) string, usage io.Writer) (daemon.Config, error) {
-	cfg, rest, err := parseArgs(args, getenv, usage)
+	cfg, rest, err := parseArgs(args, getenv, usage, nil)
 	if err == nil && len(rest) > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", rest)
 	}
@@ -93,13 +103,13 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (dae
 
 // parseArgs reads the command line, with environment variables as
 // defaults for the flags that have them, and returns the arguments left
-// after the flags. For -h it writes the usage to usage and returns
-// flag.ErrHelp.
+// after the flags; extra, when not nil, adds a subcommand's own flags.
+// For -h it writes the usage to usage and returns flag.ErrHelp.
 //
 // Secrets (passwords, tokens, a NATS URL that may carry credentials) are
 // never flag defaults, so that -h cannot show them: their variables are
 // read after parsing, for the flags not given.
-func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daemon.Config, []string, error) {
+func parseArgs(args []string, getenv func(string) string, usage io.Writer, extra func(*flag.FlagSet)) (daemon.Config, []string, error) {
 	var cfg daemon.Config
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -134,8 +144,11 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 		cmdMaxMsgs                                int64
 		limits                                    tariff.LimitFlag
 		parseErr                                  error
-		feeds                                     feedFlag
-		feedShare                                 float64
+		feeds                                     = intervalFlag{kind: "feed", form: "<Read>=<interval>", example: "ClientUserRead=30s"}
+		exports                                   = intervalFlag{kind: "export", form: "<Operation>=<interval>", example: "GetHistoryOfServiceCalls=1h"}
+		feedShare, exportShare                    float64
+		historyMaxAge, exportLeaseTTL             time.Duration
+		exportMaxResponse                         byteSize
 		tombstoneTTL, changeMaxAge, leaseTTL      time.Duration
 		feedMaxResponse                           byteSize
 		feedChunk                                 int
@@ -143,6 +156,18 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 		filesMaxObject, filesMaxBytes             byteSize
 		filesOff                                  bool
 	)
+	// share is a part of each read's limit, 0.5 by default.
+	share := func(p *float64, name, envName, usage string) {
+		*p = 0.5
+		if v := getenv(envName); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				parseErr = fmt.Errorf("%s=%q: %w", envName, v, err)
+			}
+			*p = f
+		}
+		fs.Float64Var(p, name, *p, usage)
+	}
 	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
 		d := def
 		if v := getenv(envName); v != "" && envName != "" {
@@ -182,7 +207,7 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 	fs.BoolVar(&retryUnknown, "retry-unknown-outcome", false, "send …Add calls again when their outcome is unknown (may duplicate objects)")
 	fs.BoolVar(&cfg.Worker.Unordered, "unordered", env("UNORDERED", "") == "true", "let every replica work on every operation at once; commands for one object may then be applied out of order [UNORDERED=true]")
 	fs.StringVar(&ops, "operations", env("OPERATIONS", ""), "operations to serve, comma-separated [OPERATIONS]; default all")
-	fs.StringVar(&configFile, "config", env("CONFIG_FILE", ""), "JSON file of per-operation settings and limits [CONFIG_FILE]")
+	fs.StringVar(&configFile, "config", env("CONFIG_FILE", ""), "JSON file of per-operation settings, limits, feeds and exports [CONFIG_FILE]")
 	fs.StringVar(&logLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error [LOG_LEVEL]")
 
 	fs.StringVar(&replyAllow, "reply-allow", env("REPLY_ALLOW", "_INBOX.>,connect.reply.>"), "subjects a command may name in Connect-Reply-To, comma-separated, NATS wildcards allowed [REPLY_ALLOW]; $-subjects and the worker's own are never allowed")
@@ -217,26 +242,31 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 	}
 	fs.Var(&feeds, "feed", "a change feed: <Read>=<interval>, e.g. ClientUserRead=30s; repeatable [FEEDS, comma-separated]; the read must take ChangedFrom. "+
 		"The config file's feeds come first; a --feed naming one of them (by name, or by read) sets its interval and keeps its other settings; the first --feed replaces FEEDS")
-	feedShare = 0.5
-	if v := getenv("FEED_SHARE"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			parseErr = fmt.Errorf("FEED_SHARE=%q: %w", v, err)
-		}
-		feedShare = f
-	}
-	fs.Float64Var(&feedShare, "feed-share", feedShare, "part of each read's limit the feeds may use together, over 0 and at most 1; the rest stays for commands of the read [FEED_SHARE]")
+	share(&feedShare, "feed-share", "FEED_SHARE", "part of each read's limit the feeds may use together, over 0 and at most 1; the rest stays for commands of the read [FEED_SHARE]")
 	dur(&tombstoneTTL, "feed-tombstone-ttl", "FEED_TOMBSTONE_TTL", 30*24*time.Hour, "how long the mirror keeps a deleted object [FEED_TOMBSTONE_TTL]")
 	dur(&changeMaxAge, "change-max-age", "CHANGE_MAX_AGE", 7*24*time.Hour, "how long change events stay in CONNECT_CHANGES [CHANGE_MAX_AGE]")
 	dur(&leaseTTL, "feed-lease-ttl", "FEED_LEASE_TTL", 15*time.Second, "how long a replica that died keeps its feeds from the others [FEED_LEASE_TTL]")
 	bytesFlag(&feedMaxResponse, "feed-max-response", "FEED_MAX_RESPONSE", "1GiB", "largest answer of a feed's read (a backfill) [FEED_MAX_RESPONSE]")
 	fs.IntVar(&feedChunk, "feed-chunk", atoiOr(env("FEED_CHUNK", "256"), 256), "rows published and mirrored at a time [FEED_CHUNK]")
 
+	if err := exports.setList(getenv("EXPORTS")); err != nil {
+		parseErr = fmt.Errorf("EXPORTS: %w", err)
+	}
+	fs.Var(&exports, "export", "a history export: <Operation>=<interval>, e.g. GetHistoryOfServiceCalls=1h; repeatable [EXPORTS, comma-separated]; the read must take a period (PeriodFrom, PeriodTo). "+
+		"The config file's exports come first; an --export naming one of them (by name, or by operation) sets its interval and keeps its other settings (since, chunk, settle, filters…); the first --export replaces EXPORTS")
+	share(&exportShare, "export-share", "EXPORT_SHARE", "part of each history read's limit the exports (and reruns) may use together, over 0 and at most 1; the rest stays for commands of the read [EXPORT_SHARE]")
+	dur(&historyMaxAge, "history-max-age", "HISTORY_MAX_AGE", 30*24*time.Hour, "how long exported rows stay in CONNECT_HISTORY [HISTORY_MAX_AGE]")
+	bytesFlag(&exportMaxResponse, "export-max-response", "EXPORT_MAX_RESPONSE", "64MiB", "largest answer of one export read: a chunk whose answer is larger is halved and read again [EXPORT_MAX_RESPONSE]")
+	dur(&exportLeaseTTL, "export-lease-ttl", "EXPORT_LEASE_TTL", 15*time.Second, "how long a replica that died keeps its exports from the others [EXPORT_LEASE_TTL]")
+
 	fs.StringVar(&filesBucket, "files-bucket", env("FILES_BUCKET", "CONNECT_FILES"), "the Object Store bucket of files and large payloads [FILES_BUCKET]")
 	bytesFlag(&filesMaxObject, "files-max-object", "FILES_MAX_OBJECT", "256MiB", "largest object a command may reference and a result may store [FILES_MAX_OBJECT]")
 	bytesFlag(&filesMaxBytes, "files-max-bytes", "FILES_MAX_BYTES", "0", "cap of the files bucket; 0 for none [FILES_MAX_BYTES]")
 	fs.BoolVar(&filesOff, "no-files", env("NO_FILES", "") == "true", "no files bucket: object references in commands are refused, results too large for a message are RESULT_TOO_LARGE [NO_FILES]")
 
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
@@ -277,7 +307,10 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 		w.Defaults.RetryUnknownOutcome = &retryUnknown
 	}
 	w.Operations = splitList(ops)
-	var fileFeeds []feed.Feed
+	var (
+		fileFeeds   []feed.Feed
+		fileExports []export.Export
+	)
 	if configFile != "" {
 		b, err := os.ReadFile(configFile)
 		if err != nil {
@@ -289,7 +322,7 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 		if err := d.Decode(&fc); err != nil {
 			return cfg, nil, fmt.Errorf("--config %s: %w", configFile, err)
 		}
-		fileFeeds = fc.Feeds
+		fileFeeds, fileExports = fc.Feeds, fc.Exports
 		// The file's defaults win over built-in ones; a flag given on the
 		// command line wins over the file.
 		flagMaxWait := w.Defaults.MaxWait
@@ -322,6 +355,16 @@ func parseArgs(args []string, getenv func(string) string, usage io.Writer) (daem
 	}
 	if feedShare == 0 {
 		return cfg, nil, errors.New("--feed-share: 0 leaves the feeds no call; want more than 0 and at most 1")
+	}
+	cfg.Exports = daemon.ExportsConfig{
+		Exports:          mergeExports(fileExports, exports.items),
+		Share:            exportShare,
+		HistoryMaxAge:    historyMaxAge,
+		MaxResponseBytes: int64(exportMaxResponse),
+		LeaseTTL:         exportLeaseTTL,
+	}
+	if exportShare == 0 {
+		return cfg, nil, errors.New("--export-share: 0 leaves the exports no call; want more than 0 and at most 1")
 	}
 
 	loc, err := time.LoadLocation(tz)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
@@ -111,7 +112,8 @@ func TestHelpShowsNoSecret(t *testing.T) {
 	_, err := parseFlags([]string{"-h"}, getenv, &help)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	require.Contains(t, help.String(), "-connect-password", "the usage was printed")
-	for _, sub := range []string{"worker feeds", "worker mirror get <Object> <id>", "worker mirror ls <Object>", "-feed", "-feed-share"} {
+	for _, sub := range []string{"worker feeds", "worker mirror get <Object> <id>", "worker mirror ls <Object>", "-feed", "-feed-share",
+		"worker exports", "worker export rerun <Operation or export> --from <time> --to <time>", "-export", "-export-share", "-history-max-age"} {
 		require.Contains(t, help.String(), sub)
 	}
 	for name, v := range env {
@@ -223,6 +225,109 @@ func TestParseFlagsRejectsBadFeeds(t *testing.T) {
 		{name: "zero share", args: []string{"--feed-share", "0"}, want: "--feed-share"},
 		{name: "unknown key of a feed", args: []string{"--config", bad}, want: "filterz"},
 		{name: "bad interval in the file", args: []string{"--config", badInterval}, want: "soon"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parseFlags(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+// TestParseFlagsExports: exports from EXPORTS, from --export (which
+// replaces EXPORTS), and from the config file, joined by the feeds' rule:
+// a flag naming a file's export (by name, or by operation) sets its
+// interval and keeps its other settings; other flags add exports. The
+// exports' other settings have their defaults and their variables.
+func TestParseFlagsExports(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"exports": [
+		{"op": "GetHistoryOfServiceCalls", "interval": "1h", "since": "2025-01-01T00:00:00+03:00", "chunk": "24h", "settle": "15m",
+		 "filters": {"SpecialistID": "00000000-0000-4000-9000-000000000001"}, "id_column": "-", "night_backfill": true},
+		{"name": "treatments-daily", "op": "GetHistoryOfServiceTreatments", "interval": "24h"}
+	]}`), 0o600))
+	since := time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3*60*60))
+	calls := export.Export{Op: "GetHistoryOfServiceCalls", Interval: export.Duration(time.Hour), Since: since,
+		Chunk: export.Duration(24 * time.Hour), Settle: export.Duration(15 * time.Minute),
+		Filters: map[string]any{"SpecialistID": "00000000-0000-4000-9000-000000000001"}, IDColumn: "-", NightBackfill: true}
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		exports []export.Export
+	}{
+		{name: "none", exports: nil},
+		{name: "EXPORTS", env: map[string]string{"EXPORTS": "GetHistoryOfServiceCalls=1h, GetHistoryOfServiceTreatments=2h"}, exports: []export.Export{
+			{Op: "GetHistoryOfServiceCalls", Interval: export.Duration(time.Hour)},
+			{Op: "GetHistoryOfServiceTreatments", Interval: export.Duration(2 * time.Hour)},
+		}},
+		{name: "a flag replaces EXPORTS", env: map[string]string{"EXPORTS": "GetHistoryOfServiceCalls=1h"}, args: []string{"--export", "GetHistoryOfSIPCalls=30m"}, exports: []export.Export{
+			{Op: "GetHistoryOfSIPCalls", Interval: export.Duration(30 * time.Minute)},
+		}},
+		{name: "the file", args: []string{"--config", path}, exports: []export.Export{
+			calls,
+			{Name: "treatments-daily", Op: "GetHistoryOfServiceTreatments", Interval: export.Duration(24 * time.Hour)},
+		}},
+		{name: "flags over the file", args: []string{"--config", path, "--export", "treatments-daily=6h", "--export", "GetHistoryOfServiceCalls=10m",
+			"--export", "GetHistoryOfServiceTreatments=12h"}, exports: []export.Export{
+			func() export.Export { x := calls; x.Interval = export.Duration(10 * time.Minute); return x }(),
+			{Name: "treatments-daily", Op: "GetHistoryOfServiceTreatments", Interval: export.Duration(6 * time.Hour)},
+			{Op: "GetHistoryOfServiceTreatments", Interval: export.Duration(12 * time.Hour)},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := parseFlags(c.args, func(k string) string { return c.env[k] }, io.Discard)
+			require.NoError(t, err)
+			require.Equal(t, c.exports, cfg.Exports.Exports)
+			require.Equal(t, 0.5, cfg.Exports.Share)
+			require.Equal(t, 30*24*time.Hour, cfg.Exports.HistoryMaxAge)
+			require.Equal(t, int64(64<<20), cfg.Exports.MaxResponseBytes)
+			require.Equal(t, 15*time.Second, cfg.Exports.LeaseTTL)
+		})
+	}
+
+	env := map[string]string{"EXPORT_SHARE": "0.25", "HISTORY_MAX_AGE": "240h", "EXPORT_MAX_RESPONSE": "8MiB", "EXPORT_LEASE_TTL": "5s"}
+	cfg, err := parseFlags(nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 0.25, cfg.Exports.Share)
+	require.Equal(t, 240*time.Hour, cfg.Exports.HistoryMaxAge)
+	require.Equal(t, int64(8<<20), cfg.Exports.MaxResponseBytes)
+	require.Equal(t, 5*time.Second, cfg.Exports.LeaseTTL)
+	cfg, err = parseFlags([]string{"--export-share", "1", "--history-max-age", "1h", "--export-max-response", "1MiB", "--export-lease-ttl", "3s"},
+		func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 1.0, cfg.Exports.Share, "a flag beats its variable")
+	require.Equal(t, time.Hour, cfg.Exports.HistoryMaxAge)
+	require.Equal(t, int64(1<<20), cfg.Exports.MaxResponseBytes)
+	require.Equal(t, 3*time.Second, cfg.Exports.LeaseTTL)
+}
+
+func TestParseFlagsRejectsBadExports(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"exports": [{"op": "GetHistoryOfServiceCalls", "interval": "1h", "chunkz": "1h"}]}`), 0o600))
+	badChunk := filepath.Join(dir, "chunk.json")
+	require.NoError(t, os.WriteFile(badChunk, []byte(`{"exports": [{"op": "GetHistoryOfServiceCalls", "interval": "1h", "chunk": "weekly"}]}`), 0o600))
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{name: "no interval", args: []string{"--export", "GetHistoryOfServiceCalls"}, want: "want <Operation>=<interval>, e.g. GetHistoryOfServiceCalls=1h"},
+		{name: "no operation", args: []string{"--export", "=1h"}, want: "want <Operation>=<interval>"},
+		{name: "bad interval", args: []string{"--export", "GetHistoryOfServiceCalls=hourly"}, want: `export GetHistoryOfServiceCalls: interval "hourly"`},
+		{name: "negative interval", args: []string{"--export", "GetHistoryOfServiceCalls=-1h"}, want: "positive duration"},
+		{name: "twice", args: []string{"--export", "GetHistoryOfServiceCalls=1h", "--export", "GetHistoryOfServiceCalls=2h"}, want: "export GetHistoryOfServiceCalls given twice"},
+		{name: "bad EXPORTS", env: map[string]string{"EXPORTS": "GetHistoryOfServiceCalls=1h,GetHistoryOfServiceTreatments"}, want: "EXPORTS"},
+		{name: "bad EXPORT_SHARE", env: map[string]string{"EXPORT_SHARE": "most"}, want: "EXPORT_SHARE"},
+		{name: "bad HISTORY_MAX_AGE", env: map[string]string{"HISTORY_MAX_AGE": "a month"}, want: "HISTORY_MAX_AGE"},
+		{name: "bad EXPORT_MAX_RESPONSE", env: map[string]string{"EXPORT_MAX_RESPONSE": "big"}, want: "EXPORT_MAX_RESPONSE"},
+		{name: "zero share", args: []string{"--export-share", "0"}, want: "--export-share"},
+		{name: "unknown key of an export", args: []string{"--config", bad}, want: "chunkz"},
+		{name: "bad chunk in the file", args: []string{"--config", badChunk}, want: "weekly"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -412,13 +412,13 @@ func TestStrictDecodingRejects(t *testing.T) {
 
 // workerEnvNames collects the environment variables the worker reads: the
 // names given to env("..."), and the third argument of dur(...),
-// secret(...) and bytesFlag(...) in cmd/worker/flags.go.
+// secret(...), bytesFlag(...) and share(...) in cmd/worker/flags.go.
 func workerEnvNames(t *testing.T) map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile(flagsFile)
 	require.NoError(t, err)
 	envCall := regexp.MustCompile(`\benv\("([A-Z][A-Z0-9_]*)"`)
-	durCall := regexp.MustCompile(`\b(?:dur|secret|bytesFlag)\([^,]+,\s*"[^"]*",\s*"([A-Z][A-Z0-9_]*)"`)
+	durCall := regexp.MustCompile(`\b(?:dur|secret|bytesFlag|share)\([^,]+,\s*"[^"]*",\s*"([A-Z][A-Z0-9_]*)"`)
 	names := map[string]bool{}
 	for _, re := range []*regexp.Regexp{envCall, durCall} {
 		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
@@ -433,7 +433,7 @@ func TestWorkerEnvNames(t *testing.T) {
 	names := workerEnvNames(t)
 	// One of each way flags.go reads the environment, so a change there
 	// that the regexps miss fails here rather than passing everything.
-	for _, want := range []string{"NATS_URL", "NATS_USER", "NATS_PASSWORD", "STREAM_REPLICAS", "HTTP_LISTEN", "CONFIG_FILE", "CONNECT_PASSWORD_FILE", "QUOTA_TZ", "SHUTDOWN_TIMEOUT", "MAX_WAIT", "LANE_BYTES"} {
+	for _, want := range []string{"NATS_URL", "NATS_USER", "NATS_PASSWORD", "STREAM_REPLICAS", "HTTP_LISTEN", "CONFIG_FILE", "CONNECT_PASSWORD_FILE", "QUOTA_TZ", "SHUTDOWN_TIMEOUT", "MAX_WAIT", "LANE_BYTES", "EXPORT_SHARE"} {
 		require.True(t, names[want], "%s not found in %s: %v", want, flagsFile, names)
 	}
 }

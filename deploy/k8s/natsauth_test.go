@@ -24,6 +24,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
 	"github.com/onec-connect/connect-bridge/internal/enqueue"
+	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
@@ -124,10 +125,19 @@ func (c *client) noErrors(t *testing.T, who string) {
 	}
 }
 
-// runWorker runs the real worker and a change feed of ClientUserRead,
-// with the shared quota, as the given connection, against the sandbox
-// API, until the test ends; it returns its client of the sandbox.
-func runWorker(t *testing.T, wk *client, emu *emulator.Server) *soap.Client {
+// exportSince is where the history export of runWorker starts: two weeks
+// back, three calls (two chunks of 7 days and the rest), within the
+// sandbox's 10 calls an hour of GetHistoryOfServiceCalls.
+var exportSince = time.Now().In(quota.MoscowTime()).AddDate(0, 0, -14).Truncate(time.Second)
+
+// exportedOp is the read runWorker's export exports.
+const exportedOp = "GetHistoryOfServiceCalls"
+
+// runWorker runs the real worker, a change feed of ClientUserRead and a
+// history export of GetHistoryOfServiceCalls, with the shared quota, as
+// the given connection, against the sandbox API, until the test ends; it
+// returns its client of the sandbox and the exports' runner.
+func runWorker(t *testing.T, wk *client, emu *emulator.Server) (*soap.Client, *export.Runner) {
 	t.Helper()
 	hs := httptest.NewServer(emu)
 	t.Cleanup(hs.Close)
@@ -167,9 +177,21 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) *soap.Client {
 		LeaseTTL: 2 * time.Second,
 	})
 	require.NoError(t, err)
-	done := make(chan error, 2)
+	exports, err := export.New(export.Config{
+		Logger:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Exports:  []export.Export{{Op: exportedOp, Since: exportSince, Interval: export.Duration(time.Hour)}},
+		Conn:     wk.nc,
+		API:      api,
+		Limiter:  lim,
+		Location: quota.MoscowTime(),
+		LeaseTTL: 2 * time.Second,
+	})
+	require.NoError(t, err)
+	const parts = 3
+	done := make(chan error, parts)
 	go func() { done <- w.Run(ctx) }()
 	go func() { done <- feeds.Run(ctx) }()
+	go func() { done <- exports.Run(ctx) }()
 	stopped := false
 	t.Cleanup(func() {
 		if stopped {
@@ -177,12 +199,12 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) *soap.Client {
 		}
 		stopped = true
 		cancel()
-		for range 2 {
+		for range parts {
 			select {
 			case err := <-done:
 				require.NoError(t, err)
 			case <-time.After(30 * time.Second):
-				t.Fatal("worker or feeds did not stop within 30s")
+				t.Fatal("worker, feeds or exports did not stop within 30s")
 			}
 		}
 		// Shutting down hands pins back and confirms acks: still within
@@ -192,16 +214,16 @@ func runWorker(t *testing.T, wk *client, emu *emulator.Server) *soap.Client {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(15 * time.Second)
-	for w.Ready() != nil || feeds.Ready() != nil {
+	for w.Ready() != nil || feeds.Ready() != nil || exports.Ready() != nil {
 		select {
 		case err := <-wk.errs:
 			t.Fatalf("connect-worker while setting up: %v", err)
 		case <-deadline:
-			t.Fatalf("not ready: worker %v, feeds %v", w.Ready(), feeds.Ready())
+			t.Fatalf("not ready: worker %v, feeds %v, exports %v", w.Ready(), feeds.Ready(), exports.Ready())
 		case <-tick.C:
 		}
 	}
-	return api
+	return api, exports
 }
 
 // TestNATSAuthLive runs the worker and a producer on a NATS server
@@ -220,10 +242,10 @@ func TestNATSAuthLive(t *testing.T) {
 		require.ErrorIs(t, err, nats.ErrAuthorization)
 	})
 
-	emu, err := emulator.New(emulator.Config{})
+	emu, err := emulator.New(emulator.Config{SeedHistory: 15})
 	require.NoError(t, err)
 	wk := login(t, url, "connect-worker", pw["connect-worker"], nats.Name("connect-worker"))
-	emuAPI := runWorker(t, wk, emu)
+	emuAPI, exports := runWorker(t, wk, emu)
 	admin := login(t, url, "connect-admin", pw["connect-admin"])
 	// The enqueue tool's connection with its inboxes under the user's
 	// reply prefix: replies reach it through the import of that prefix.
@@ -341,6 +363,75 @@ func TestNATSAuthLive(t *testing.T) {
 		require.Positive(t, st.CachedInfo().State.Msgs)
 	})
 
+	t.Run("the export publishes history rows as connect-worker, and reruns a range", func(t *testing.T) {
+		// Caught up: the marker within a minute of the horizon (the
+		// default settle is 10 minutes), as the admin reads it.
+		horizon := time.Now().Add(-11 * time.Minute)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(30 * time.Second)
+		var st export.State
+		for st.Marker.Before(horizon) {
+			select {
+			case err := <-wk.errs:
+				t.Fatalf("connect-worker while exporting: %v", err)
+			case <-deadline:
+				t.Fatalf("the export never caught up: %+v", st)
+			case <-tick.C:
+			}
+			out, err := export.Status(ctx, admin.js, export.StatusConfig{Exports: []export.Export{{Name: exportedOp}}}, time.Now())
+			require.NoError(t, err)
+			st = out[0].State
+		}
+		want, err := emu.History(exportedOp, exportSince, st.Marker)
+		require.NoError(t, err)
+		require.NotEmpty(t, want)
+		stream, err := admin.js.Stream(ctx, export.HistoryStream)
+		require.NoError(t, err)
+		require.EqualValues(t, len(want), stream.CachedInfo().State.Msgs, "every row of the two weeks")
+		require.Zero(t, emu.Stats().OutOfLimit[exportedOp])
+
+		// A rerun as the worker's user (`worker export rerun` in its pod):
+		// the same rows again, dropped by the stream.
+		res, err := exports.Rerun(ctx, exportedOp, exportSince, exportSince.Add(7*24*time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, res.Published)
+		require.Positive(t, res.Duplicates)
+		wk.noErrors(t, "connect-worker, after the rerun")
+
+		// A standby replica, as the worker's user too: it finds the lease
+		// held (a create of an existing key reads it, to tell a lease
+		// held from one released), and waits.
+		standby := login(t, url, "connect-worker", pw["connect-worker"])
+		reads := make(chan *nats.Msg, 16)
+		asked, err := admin.nc.ChanSubscribe("$JS.API.DIRECT.GET.KV_"+export.LeaseBucket+".>", reads)
+		require.NoError(t, err)
+		require.NoError(t, admin.nc.Flush())
+		lim, err := quota.NewLocal(quota.Config{Windows: quota.Windows{Length: time.Hour, Guard: -1},
+			Limits: quota.Limits{Catalogue: catalog.HourlyLimits, Reserve: -1}})
+		require.NoError(t, err)
+		second, err := export.New(export.Config{
+			Exports: []export.Export{{Op: exportedOp, Since: exportSince, Interval: export.Duration(time.Hour)}},
+			Conn:    standby.nc, API: emuAPI, Limiter: lim, Location: quota.MoscowTime(), LeaseTTL: 2 * time.Second,
+		})
+		require.NoError(t, err)
+		sctx, stop := context.WithCancel(ctx)
+		stopped := make(chan error, 1)
+		go func() { stopped <- second.Run(sctx) }()
+		select {
+		case <-reads:
+		case err := <-standby.errs:
+			t.Fatalf("connect-worker, a standby replica: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the standby never read the lease")
+		}
+		require.NoError(t, standby.nc.Flush())
+		stop()
+		require.NoError(t, <-stopped)
+		standby.noErrors(t, "connect-worker, a standby replica")
+		require.NoError(t, asked.Unsubscribe())
+	})
+
 	t.Run("the worker streams a stored file into a call and stores a large answer", func(t *testing.T) {
 		// The admin stores a file; a producer's command references it.
 		adminFiles, err := files.Existing(ctx, files.Config{JetStream: admin.js})
@@ -397,6 +488,10 @@ func TestNATSAuthLive(t *testing.T) {
 			"connect.change.ClientUser",
 			"$KV.CONNECT_MIRROR.ClientUser.eA",
 			"$KV.CONNECT_FEEDS.ClientUserRead",
+			"connect.history.GetHistoryOfServiceCalls",
+			"$KV.CONNECT_EXPORTS.GetHistoryOfServiceCalls",
+			"$KV.CONNECT_EXPORT_LEASES.GetHistoryOfServiceCalls",
+			"$JS.API.STREAM.PURGE.CONNECT_HISTORY",
 			"$JS.API.STREAM.PURGE.KV_CONNECT_MIRROR",
 			"$O.CONNECT_FILES.M.dXBsb2Fkcy9tYW51YWwudHh0",
 			"$JS.API.STREAM.PURGE.OBJ_CONNECT_FILES",
@@ -419,7 +514,8 @@ func TestNATSAuthLive(t *testing.T) {
 			})
 		}
 		// Every stream is still there.
-		for _, stream := range []string{contract.CommandStream, contract.ResultStream, contract.DLQStream, "KV_CONNECT_OUTCOMES", "KV_CONNECT_QUOTA", feed.ChangeStream, "KV_" + feed.MirrorBucket} {
+		for _, stream := range []string{contract.CommandStream, contract.ResultStream, contract.DLQStream, "KV_CONNECT_OUTCOMES", "KV_CONNECT_QUOTA", feed.ChangeStream, "KV_" + feed.MirrorBucket,
+			export.HistoryStream, "KV_" + export.MarkerBucket, "KV_" + export.LeaseBucket} {
 			_, err := admin.js.Stream(ctx, stream)
 			require.NoError(t, err, stream)
 		}
@@ -462,6 +558,12 @@ func TestNATSAuthLive(t *testing.T) {
 			"$JS.API.STREAM.PURGE.KV_CONNECT_QUOTA",
 			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_QUOTA",
 			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_MIRROR",
+			"$JS.API.STREAM.PURGE.CONNECT_HISTORY",
+			"$JS.API.STREAM.PURGE.KV_CONNECT_EXPORTS",
+			"$JS.API.STREAM.PURGE.KV_CONNECT_EXPORT_LEASES",
+			"$JS.API.STREAM.MSG.DELETE.CONNECT_HISTORY",
+			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_EXPORTS",
+			"$JS.API.STREAM.MSG.DELETE.KV_CONNECT_EXPORT_LEASES",
 			"$JS.API.STREAM.CREATE.ELSEWHERE",
 			"_INBOX.someone-else",
 		} {

@@ -57,6 +57,23 @@ func newEnv(ecfg emulator.Config) (*env, error) { return newEnvAt("", ecfg) }
 // newEnvAt is newEnv with the broker at url, a server run by another
 // process (line 12), or a fresh embedded one when url is empty.
 func newEnvAt(url string, ecfg emulator.Config) (*env, error) {
+	if ecfg.Seed == 0 {
+		ecfg.Seed = 1
+	}
+	emu, err := emulator.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	return newEnvOf(url, emu)
+}
+
+// newEnvWith is newEnv around a sandbox made already (line 15 sizes its
+// history first).
+func newEnvWith(emu *emulator.Server) (*env, error) { return newEnvOf("", emu) }
+
+// newEnvOf is the world of a sandbox and the broker at url (a fresh
+// embedded one when url is empty).
+func newEnvOf(url string, emu *emulator.Server) (*env, error) {
 	dir, err := os.MkdirTemp("", "connect-bench-")
 	if err != nil {
 		return nil, err
@@ -82,14 +99,7 @@ func newEnvAt(url string, ecfg emulator.Config) (*env, error) {
 		e.Close()
 		return nil, err
 	}
-	if ecfg.Seed == 0 {
-		ecfg.Seed = 1
-	}
-	e.emu, err = emulator.New(ecfg)
-	if err != nil {
-		e.Close()
-		return nil, err
-	}
+	e.emu = emu
 	e.rec = &callLog{}
 	e.hs = httptest.NewServer(e.rec.wrap(e.emu))
 	e.api = e.hs.URL + emulator.Path

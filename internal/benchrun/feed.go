@@ -33,9 +33,15 @@ func startFeedWorker(ctx context.Context, e *env, bin, api string, interval time
 	if err != nil {
 		return nil, err
 	}
-	c, out, err := start(bin, "--nats-url", e.url, "--connect-url", api, "--connect-user", "admin", "--connect-password", "admin",
+	return startWorkerProcess(ctx, bin, addr, "--nats-url", e.url, "--connect-url", api, "--connect-user", "admin", "--connect-password", "admin",
 		"--http-listen", addr, "--log-level", "warn", "--operations", op, "--local-quota", "--limit", "*="+strconv.Itoa(unlimited),
 		"--feed", feedRead+"="+interval.String(), "--shutdown-timeout", "5s")
+}
+
+// startWorkerProcess runs bin with args, which make it serve its probes
+// on addr, and waits until it is ready.
+func startWorkerProcess(ctx context.Context, bin, addr string, args ...string) (*child, error) {
+	c, out, err := start(bin, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -213,7 +213,8 @@ func memoryRun(ctx context.Context, bin string, n int, mode memoryMode) (memory,
 // from, so that nothing set in the caller's shell changes the run.
 func workerEnv(env []string) []string {
 	prefixes := []string{"NATS_", "CONNECT_", "EMBEDDED_", "QUOTA_", "HTTP_LISTEN=", "MAX_WAIT=", "ACK_WAIT=",
-		"SHUTDOWN_TIMEOUT=", "STREAM_REPLICAS=", "OPERATIONS=", "CONFIG_FILE=", "LOG_LEVEL=", "FEED", "CHANGE_MAX_AGE="}
+		"SHUTDOWN_TIMEOUT=", "STREAM_REPLICAS=", "OPERATIONS=", "CONFIG_FILE=", "LOG_LEVEL=", "FEED", "CHANGE_MAX_AGE=",
+		"EXPORT", "HISTORY_MAX_AGE=", "FILES_", "NO_FILES="}
 	out := env[:0:0]
 	for _, kv := range env {
 		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(kv, p) }) {

@@ -56,10 +56,15 @@ type Config struct {
 	// BackfillObjects is how many client users line 14's backfill reads.
 	// Defaults to 100,000.
 	BackfillObjects int
+	// ExportRows is about how many rows line 15's chunk holds. Defaults
+	// to 100,000.
+	ExportRows int
+	// FileBytes is the size of line 16's file. Defaults to 20 MB.
+	FileBytes int
 	// BenchTime is -benchtime for the Go benchmarks; empty for go test's
 	// default.
 	BenchTime string
-	// Lines, when not empty, runs only these lines ("1".."14").
+	// Lines, when not empty, runs only these lines ("1".."16").
 	Lines []string
 	// Root is the module's root folder (where go.mod is), for go build
 	// and go test. Defaults to the nearest folder up from the working
@@ -76,7 +81,7 @@ func Quick() Config {
 	return Config{
 		Commands: 10_000, Rounds: 1, TrickleFor: 6 * time.Second, LatencyFor: 6 * time.Second, QuotaWindows: 2,
 		NaiveCommands: 300, MemoryCommands: 10_000, Bursts: 3, BenchTime: "200ms", Quick: true,
-		FeedLagFor: 20 * time.Second, BackfillObjects: 20_000,
+		FeedLagFor: 20 * time.Second, BackfillObjects: 20_000, ExportRows: 20_000,
 	}
 }
 
@@ -106,6 +111,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Bursts, 10)
 	defDur(&c.FeedLagFor, time.Minute)
 	def(&c.BackfillObjects, 100_000)
+	def(&c.ExportRows, 100_000)
+	def(&c.FileBytes, 20<<20)
 	if c.FeedChurn <= 0 {
 		c.FeedChurn = 120
 	}
@@ -180,6 +187,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		{"12", r.cpuLine},
 		{"13", r.feedLagLine},
 		{"14", r.backfillLine},
+		{"15", r.historyLine},
+		{"16", r.fileLine},
 	}
 	var errs []string
 	for _, s := range steps {

@@ -1,9 +1,11 @@
 // Package daemon assembles the worker process from its settings and runs
 // it: the NATS connection (or an embedded JetStream server when no URL is
 // given), the API client, the quota limiter, the worker, the change feeds
-// (when any is configured), and the HTTP endpoints for probes and
-// metrics; and it holds the tools that read what the process keeps in
-// JetStream (the quota ledger, the feeds' markers, the mirror).
+// and the history exports (when any is configured), and the HTTP
+// endpoints for probes and metrics; and it holds the tools that read what
+// the process keeps in JetStream (the quota ledger, the feeds' markers,
+// the mirror, the exports' markers) and the one that reads a period of
+// history again on request (export rerun).
 //
 // Invariants: secrets (the API password, NATS credentials) are read from
 // the settings or files and never logged. Run claims its HTTP address
@@ -13,9 +15,11 @@
 // after every goroutine it started has returned and every resource it
 // opened is closed. Every wait for a dependency (NATS, the quota bucket)
 // is a retry.Do that ends with Run's context. Settings no retry can fix
-// (quota limits, feeds on reads that take no ChangedFrom) are refused
-// before anything is contacted. The worker and the feeds take their calls
-// from one limiter, and their series are on one registry.
+// (quota limits, feeds on reads that take no ChangedFrom, exports of
+// reads that take no period) are refused before anything is contacted.
+// The worker, the feeds and the exports take their calls from one
+// limiter, and their series are on one registry; the process is ready
+// only when each of them is.
 package daemon
 
 import (
@@ -43,6 +47,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/clock"
 	"github.com/onec-connect/connect-bridge/internal/embednats"
+	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natsconn"
@@ -85,6 +90,10 @@ type Config struct {
 
 	// Feeds are the change feeds run beside the worker; none by default.
 	Feeds FeedsConfig
+
+	// Exports are the history exports run beside the worker; none by
+	// default.
+	Exports ExportsConfig
 
 	// Files is the bucket of large payloads (package files).
 	Files FilesConfig
@@ -154,6 +163,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Feeds.validate(); err != nil {
 		return err
 	}
+	if err := cfg.Exports.validate(cfg); err != nil {
+		return err
+	}
 
 	// The HTTP address first: claiming it is what most often fails (a
 	// second worker on the same host), and nothing is started yet.
@@ -206,19 +218,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer nc.Close()
 
 	// The API.
-	var tlsCfg *tls.Config
-	if cfg.ConnectCA != "" {
-		if tlsCfg, err = caConfig(cfg.ConnectCA); err != nil {
-			return err
-		}
-	}
-	version := soap.SOAP11
-	if cfg.SOAP12 {
-		version = soap.SOAP12
-	}
-	client, err := soap.New(soap.Config{URL: cfg.ConnectURL, User: cfg.ConnectUser, Password: password, Version: version, TLS: tlsCfg})
+	client, err := apiClient(cfg, password)
 	if err != nil {
-		return fmt.Errorf("daemon: %w", err)
+		return err
 	}
 	defer client.Close()
 
@@ -245,11 +247,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	// The feeds read with the same client: each of their calls carries
-	// its own response cap (FeedsConfig.MaxResponseBytes).
+	// The feeds and the exports read with the same client: each of their
+	// calls carries its own response cap (FeedsConfig.MaxResponseBytes,
+	// ExportsConfig.MaxResponseBytes).
 	var feeds *feed.Runner
 	if len(cfg.Feeds.Feeds) > 0 {
 		if feeds, err = feed.New(cfg.Feeds.config(cfg, nc, client, limiter, reg, log)); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
+	var exports *export.Runner
+	if len(cfg.Exports.Exports) > 0 {
+		if exports, err = export.New(cfg.Exports.config(cfg, nc, client, limiter, reg, log)); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 	}
@@ -272,6 +281,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if feeds != nil {
 		part(feeds.Run)
 		ready = append(ready, feeds)
+	}
+	if exports != nil {
+		part(exports.Run)
+		ready = append(ready, exports)
 	}
 	part(func(ctx context.Context) error {
 		select {
@@ -390,6 +403,27 @@ func openFiles(ctx context.Context, nc *nats.Conn, cfg Config) (*files.Store, er
 		return nil, fmt.Errorf("daemon: files bucket: %w", err)
 	}
 	return store, nil
+}
+
+// apiClient is the client of the API endpoint of cfg, with password: its
+// TLS (the extra CAs) and SOAP version. The caller closes it.
+func apiClient(cfg Config, password string) (*soap.Client, error) {
+	var tlsCfg *tls.Config
+	if cfg.ConnectCA != "" {
+		var err error
+		if tlsCfg, err = caConfig(cfg.ConnectCA); err != nil {
+			return nil, err
+		}
+	}
+	version := soap.SOAP11
+	if cfg.SOAP12 {
+		version = soap.SOAP12
+	}
+	client, err := soap.New(soap.Config{URL: cfg.ConnectURL, User: cfg.ConnectUser, Password: password, Version: version, TLS: tlsCfg})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return client, nil
 }
 
 func connectPassword(cfg Config) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
@@ -38,11 +39,12 @@ type FeedsConfig struct {
 	LeaseTTL time.Duration
 }
 
-// limiter grants calls to the worker's lanes and to the feeds, from one
-// ledger: quota.Shared and quota.Local are both.
+// limiter grants calls to the worker's lanes, the feeds and the
+// exports, from one ledger: quota.Shared and quota.Local are all three.
 type limiter interface {
 	worker.Limiter
 	feed.Limiter
+	export.Limiter
 }
 
 // config is the feeds' configuration for this process: its connection,
