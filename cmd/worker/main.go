@@ -182,6 +182,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
+	// Traces go nowhere unless the OTEL_* variables name an exporter.
+	tp, shutdown, err := daemon.TracerProvider(ctx, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdown(sctx)
+	}()
+	cfg.Worker.Tracer = tp
 	if err := daemon.Run(ctx, cfg); err != nil {
 		cfg.Logger.Error().Err(err).Msg("worker failed")
 		return 1

@@ -258,7 +258,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	var exports *export.Runner
 	if len(cfg.Exports.Exports) > 0 {
-		if exports, err = export.New(cfg.Exports.config(cfg, nc, client, limiter, reg, log)); err != nil {
+		ecfg := cfg.Exports.config(cfg, nc, client, limiter, reg, log)
+		ecfg.Files = store
+		if exports, err = export.New(ecfg); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 	}

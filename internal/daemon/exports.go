@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/export"
 )
 
@@ -69,6 +70,13 @@ func (c ExportsConfig) validate(cfg Config) error {
 	}{{"history max age", c.HistoryMaxAge}, {"lease TTL", c.LeaseTTL}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("exports: negative %s %s", d.name, d.v))
+		}
+	}
+	for _, x := range c.Exports {
+		if op, ok := catalog.Lookup(x.Op); ok && cfg.Files.Off {
+			if p, ok := op.Period(); ok && p.Archive {
+				errs = append(errs, fmt.Errorf("exports: %s answers a ZIP of files, exported into the files bucket, which --no-files switches off", x.Op))
+			}
 		}
 	}
 	if c.MaxResponseBytes < 0 {

@@ -98,6 +98,6 @@ func TestTraceFollowsACommand(t *testing.T) {
 // traceOf reads the trace id of a message's traceparent header (W3C's
 // lower-case name, as the worker writes it).
 func traceOf(h nats.Header) trace.TraceID {
-		ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": h.Get("traceparent")})
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": h.Get("traceparent")})
 	return trace.SpanContextFromContext(ctx).TraceID()
 }
