@@ -252,14 +252,16 @@ func Run(ctx context.Context, cfg Config) error {
 	// ExportsConfig.MaxResponseBytes).
 	var feeds *feed.Runner
 	if len(cfg.Feeds.Feeds) > 0 {
-		if feeds, err = feed.New(cfg.Feeds.config(cfg, nc, client, limiter, reg, log)); err != nil {
+		fcfg := cfg.Feeds.config(cfg, nc, client, limiter, reg, log)
+		fcfg.Tracer = cfg.Worker.Tracer
+		if feeds, err = feed.New(fcfg); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 	}
 	var exports *export.Runner
 	if len(cfg.Exports.Exports) > 0 {
 		ecfg := cfg.Exports.config(cfg, nc, client, limiter, reg, log)
-		ecfg.Files = store
+		ecfg.Files, ecfg.Tracer = store, cfg.Worker.Tracer
 		if exports, err = export.New(ecfg); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"regexp"
 	"time"
 
@@ -168,6 +169,9 @@ type Config struct {
 	// Metrics receives the exports' series. Defaults to a private
 	// registry.
 	Metrics prometheus.Registerer
+	// Tracer records a span per read of a chunk; each row carries its
+	// traceparent. Nil: none.
+	Tracer trace.TracerProvider
 	// Files is the bucket of large payloads (package files): a row
 	// larger than a message is stored there and its message carries a
 	// reference, and the archive reads (the colleagues' chat, a ZIP of

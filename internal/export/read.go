@@ -9,6 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onec-connect/connect-bridge/internal/contract"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -86,6 +90,10 @@ func (r *Runner) read(ctx context.Context, j *job, from, to time.Time) readResul
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.CallTimeout)
 	defer cancel()
+	callCtx, span := r.tracer.Start(callCtx, "export "+j.Name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("connect.export", j.Name), attribute.String("connect.op", j.op.Name),
+			attribute.String("connect.period.from", from.Format(time.RFC3339)), attribute.String("connect.period.to", to.Format(time.RFC3339))))
+	defer span.End()
 	res := readResult{outcome: outSuccess, called: true}
 	seen := c.Clock.Now().UTC()
 	period := Period{From: from.In(c.Location), To: to.In(c.Location)}
@@ -126,6 +134,7 @@ func (r *Runner) read(ctx context.Context, j *job, from, to time.Time) readResul
 		m.Header.Set(HeaderRowID, id)
 		m.Header.Set(HeaderExport, j.Name)
 		m.Header.Set(contentType, jsonType)
+		propagation.TraceContext{}.Inject(callCtx, contract.TraceCarrier(m.Header))
 		fut, err := r.js.PublishMsgAsync(m)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errStore, err)

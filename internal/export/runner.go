@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,8 @@ type Runner struct {
 	log  zerolog.Logger
 	met  *exportMetrics
 	jobs []*job
+	// tracer records the reads' spans.
+	tracer trace.Tracer
 
 	// The stream's and buckets' setup is shared by Run and Rerun, and
 	// made once.
@@ -60,6 +64,11 @@ func New(cfg Config) (*Runner, error) {
 		}
 		r.jobs = append(r.jobs, j)
 	}
+	tp := cfg.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	r.tracer = tp.Tracer("github.com/onec-connect/connect-bridge/internal/export")
 	if r.met, err = newExportMetrics(cfg.Metrics, r); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"regexp"
 	"time"
 
@@ -139,6 +140,9 @@ type Config struct {
 	Logger zerolog.Logger
 	// Metrics receives the feeds' series. Defaults to a private registry.
 	Metrics prometheus.Registerer
+	// Tracer records a span per poll; each event carries its traceparent.
+	// Nil: none.
+	Tracer trace.TracerProvider
 }
 
 // feedShare names the feeds' share of the quota ledger.

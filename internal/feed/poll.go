@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onec-connect/connect-bridge/internal/contract"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,6 +50,9 @@ func (r *Runner) poll(ctx context.Context, f Feed, op *catalog.Operation, st *St
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.CallTimeout)
 	defer cancel()
+	callCtx, span := r.tracer.Start(callCtx, "poll "+f.Name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("connect.feed", f.Name), attribute.String("connect.op", op.Name)))
+	defer span.End()
 	start := c.Clock.Now()
 	seen := start
 	res := pollResult{outcome: "success"}
@@ -176,6 +183,7 @@ func (r *Runner) flush(ctx context.Context, f Feed, chunk []Event) (int, error) 
 		if err != nil {
 			return 0, err
 		}
+		propagation.TraceContext{}.Inject(ctx, contract.TraceCarrier(m.Header))
 		fut, err := r.js.PublishMsgAsync(m)
 		if err != nil {
 			return 0, fmt.Errorf("%w: event: %w", errStore, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +22,14 @@ import (
 // Runner runs the feeds of one process: for each, it waits for the
 // feed's lease, then polls it every Interval while it holds the lease.
 type Runner struct {
-	cfg   Config
-	js    jetstream.JetStream
-	st    *store
-	log   zerolog.Logger
-	met   *feedMetrics
-	owner string // this process's name in the leases
+	cfg Config
+	js  jetstream.JetStream
+	st  *store
+	log zerolog.Logger
+	met *feedMetrics
+	// tracer records the polls' spans.
+	tracer trace.Tracer
+	owner  string // this process's name in the leases
 
 	// markers holds every feed's marker as last stored, for the lag.
 	mu      sync.Mutex // protects markers
@@ -50,6 +54,11 @@ func New(cfg Config) (*Runner, error) {
 		owner:   nuid.Next(),
 		markers: map[string]time.Time{},
 	}
+	tp := cfg.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	r.tracer = tp.Tracer("github.com/onec-connect/connect-bridge/internal/feed")
 	if r.met, err = newFeedMetrics(cfg.Metrics, r); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/attribute"
@@ -26,28 +25,8 @@ import (
 // traceContext is the W3C propagator: traceparent and tracestate.
 var traceContext = propagation.TraceContext{}
 
-// headerCarrier lets the propagator read and write NATS headers. NATS
-// header names are case-sensitive: traceparent is written as the W3C
-// spelling has it (lower case) and read in either spelling, since
-// producers that go through an HTTP-style carrier write Traceparent.
-type headerCarrier nats.Header
-
-func (c headerCarrier) Get(key string) string {
-	if v := nats.Header(c).Get(key); v != "" {
-		return v
-	}
-	return http.Header(c).Get(key)
-}
-
-func (c headerCarrier) Set(key, value string) { nats.Header(c).Set(key, value) }
-
-func (c headerCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
-}
+// headerCarrier lets the propagator read and write NATS headers.
+func headerCarrier(h nats.Header) contract.TraceCarrier { return contract.TraceCarrier(h) }
 
 // tracer returns the worker's tracer.
 func tracerOf(tp trace.TracerProvider) trace.Tracer {
