@@ -22,7 +22,8 @@ import (
 // TestMetricsScrapeShowsEveryDocumentedSeries scrapes a worker process's
 // /metrics after a command went through and a change feed polled: the Go
 // runtime's and the process's series are there, and so is every
-// connect_worker_ and connect_feed_ series the README names.
+// connect_worker_, connect_feed_ and connect_export_ series the README
+// names.
 func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a worker process")
@@ -30,7 +31,7 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
 	documented := map[string]bool{}
-	for _, name := range regexp.MustCompile(`connect_(worker|feed)_[a-z_]+[a-z]`).FindAllString(string(readme), -1) {
+	for _, name := range regexp.MustCompile(`connect_(worker|feed|export)_[a-z_]+[a-z]`).FindAllString(string(readme), -1) {
 		documented[name] = true
 	}
 	require.GreaterOrEqual(t, len(documented), 12, "the README lists the worker's series")
@@ -44,7 +45,7 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 
 	srv := natstest.Server(t)
 	nc, js := natstest.Connect(t, srv.ClientURL())
-	emu, err := emulator.New(emulator.Config{})
+	emu, err := emulator.New(emulator.Config{SeedHistory: 2})
 	require.NoError(t, err)
 	hs := httptest.NewServer(emu)
 	t.Cleanup(hs.Close)
@@ -52,7 +53,7 @@ func TestMetricsScrapeShowsEveryDocumentedSeries(t *testing.T) {
 	addr := freeAddr(t)
 	w := startWorker(t, "--nats-url", srv.ClientURL(), "--connect-url", hs.URL+emulator.Path, "--connect-user", "admin", "--connect-password", "admin",
 		"--http-listen", addr, "--operations", "ClientUserEdit", "--max-wait", "20ms", "--local-quota",
-		"--feed", "ClientUserRead=200ms")
+		"--feed", "ClientUserRead=200ms", "--export", "GetHistoryOfServiceCalls=1h")
 	w.WaitOutput(t, "worker started", time.Minute)
 
 	inbox := nats.NewInbox()

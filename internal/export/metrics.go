@@ -32,6 +32,10 @@ func newExportMetrics(reg prometheus.Registerer, r *Runner) (*exportMetrics, err
 	}
 	for _, j := range r.jobs {
 		m.reads.WithLabelValues(j.Name, outSuccess)
+		// The reasons a chunk is halved: an answer too large, a period
+		// refused.
+		m.halvings.WithLabelValues(j.Name, outTooLarge)
+		m.halvings.WithLabelValues(j.Name, outRefused)
 		m.calls.WithLabelValues(j.Name)
 		m.rows.WithLabelValues(j.Name)
 		m.published.WithLabelValues(j.Name)
