@@ -63,7 +63,8 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 	// The longest reply subject this client makes must pass the worker's
 	// reply policy, or the worker would refuse every command.
 	probe := base + ".ZZZZZZZZZZZZZZ"
-	if err := (contract.ReplyPolicy{Allow: cfg.replyAllow}).Check(probe); err != nil {
+	deny := []string{cfg.commandPrefix + ">", contract.ResultPrefix + ">", contract.DLQPrefix + ">"}
+	if err := (contract.ReplyPolicy{Allow: cfg.replyAllow, Deny: deny}).Check(probe); err != nil {
 		return nil, fmt.Errorf("connect: reply subjects %s.*: %w", base, err)
 	}
 	c := &Client{
