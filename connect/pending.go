@@ -98,12 +98,17 @@ func (c *Client) register(id, op string, notify *queue) (*Pending, error) {
 	return p, nil
 }
 
-// published starts the reply timeout of p.
+// published starts the reply timeout of p. A duplicate was stored by an
+// earlier publish whose reply may have gone while nobody listened: its
+// result is looked for at once.
 func (c *Client) published(p *Pending, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p.backoff = c.cfg.replyTimeout
 	p.nextCheck = now.Add(p.backoff)
+	if p.duplicate {
+		p.nextCheck = now
+	}
 }
 
 // onReply handles a message on the client's reply subjects. It is
