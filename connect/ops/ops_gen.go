@@ -2569,3 +2569,185 @@ func (o UserServiceLineRead) CommandFields() (map[string]any, error) {
 	putOpt(f, "ChangedFrom", o.ChangedFrom, dateTime)
 	return merge("UserServiceLineRead", f, o.Fields)
 }
+
+// New returns a new zero command of the operation named name, as a pointer
+// (to decode its fields into, e.g. from JSON), and whether the API has it.
+func New(name string) (connect.Operation, bool) {
+	switch name {
+	case "ClientAdd":
+		return &ClientAdd{}, true
+	case "ClientAdditionalParameterAdd":
+		return &ClientAdditionalParameterAdd{}, true
+	case "ClientAdditionalParameterDelete":
+		return &ClientAdditionalParameterDelete{}, true
+	case "ClientAdditionalParameterEdit":
+		return &ClientAdditionalParameterEdit{}, true
+	case "ClientAdditionalParameterRead":
+		return &ClientAdditionalParameterRead{}, true
+	case "ClientAdditionalParameterValueEdit":
+		return &ClientAdditionalParameterValueEdit{}, true
+	case "ClientAdditionalParameterValueRead":
+		return &ClientAdditionalParameterValueRead{}, true
+	case "ClientDelete":
+		return &ClientDelete{}, true
+	case "ClientDepartmentAdd":
+		return &ClientDepartmentAdd{}, true
+	case "ClientDepartmentDelete":
+		return &ClientDepartmentDelete{}, true
+	case "ClientDepartmentEdit":
+		return &ClientDepartmentEdit{}, true
+	case "ClientDepartmentRead":
+		return &ClientDepartmentRead{}, true
+	case "ClientEdit":
+		return &ClientEdit{}, true
+	case "ClientITSStatus":
+		return &ClientITSStatus{}, true
+	case "ClientRead":
+		return &ClientRead{}, true
+	case "ClientSetClientManager":
+		return &ClientSetClientManager{}, true
+	case "ClientSetServiceManager":
+		return &ClientSetServiceManager{}, true
+	case "ClientUserAdd":
+		return &ClientUserAdd{}, true
+	case "ClientUserDelete":
+		return &ClientUserDelete{}, true
+	case "ClientUserEdit":
+		return &ClientUserEdit{}, true
+	case "ClientUserRead":
+		return &ClientUserRead{}, true
+	case "ClientUserSendWelcomeEmail":
+		return &ClientUserSendWelcomeEmail{}, true
+	case "CompetenceAdd":
+		return &CompetenceAdd{}, true
+	case "CompetenceDelete":
+		return &CompetenceDelete{}, true
+	case "CompetenceEdit":
+		return &CompetenceEdit{}, true
+	case "CompetenceRead":
+		return &CompetenceRead{}, true
+	case "DepartmentAdd":
+		return &DepartmentAdd{}, true
+	case "DepartmentDelete":
+		return &DepartmentDelete{}, true
+	case "DepartmentEdit":
+		return &DepartmentEdit{}, true
+	case "DepartmentRead":
+		return &DepartmentRead{}, true
+	case "GetClientUsageStatistics":
+		return &GetClientUsageStatistics{}, true
+	case "GetHistoryOfAgentSessions":
+		return &GetHistoryOfAgentSessions{}, true
+	case "GetHistoryOfColleaguesChat":
+		return &GetHistoryOfColleaguesChat{}, true
+	case "GetHistoryOfSIPCalls":
+		return &GetHistoryOfSIPCalls{}, true
+	case "GetHistoryOfServiceCalls":
+		return &GetHistoryOfServiceCalls{}, true
+	case "GetHistoryOfServiceCallsComments":
+		return &GetHistoryOfServiceCallsComments{}, true
+	case "GetHistoryOfServiceChat":
+		return &GetHistoryOfServiceChat{}, true
+	case "GetHistoryOfServiceFileTransfer":
+		return &GetHistoryOfServiceFileTransfer{}, true
+	case "GetHistoryOfServiceRASessions":
+		return &GetHistoryOfServiceRASessions{}, true
+	case "GetHistoryOfServiceRASessionsComments":
+		return &GetHistoryOfServiceRASessionsComments{}, true
+	case "GetHistoryOfServiceTreatments":
+		return &GetHistoryOfServiceTreatments{}, true
+	case "GetHistoryOfServiceTreatmentsComments":
+		return &GetHistoryOfServiceTreatmentsComments{}, true
+	case "GetOpenedServiceTreatments":
+		return &GetOpenedServiceTreatments{}, true
+	case "PartnerNotificationAdd":
+		return &PartnerNotificationAdd{}, true
+	case "RegionRead":
+		return &RegionRead{}, true
+	case "ServiceKindAdd":
+		return &ServiceKindAdd{}, true
+	case "ServiceKindDelete":
+		return &ServiceKindDelete{}, true
+	case "ServiceKindEdit":
+		return &ServiceKindEdit{}, true
+	case "ServiceKindRead":
+		return &ServiceKindRead{}, true
+	case "ServiceLineKindAdd":
+		return &ServiceLineKindAdd{}, true
+	case "ServiceLineKindDelete":
+		return &ServiceLineKindDelete{}, true
+	case "ServiceLineKindEdit":
+		return &ServiceLineKindEdit{}, true
+	case "ServiceLineKindRead":
+		return &ServiceLineKindRead{}, true
+	case "ServiceRequestAdd":
+		return &ServiceRequestAdd{}, true
+	case "ServiceRequestAttachFile":
+		return &ServiceRequestAttachFile{}, true
+	case "ServiceRequestChannelRead":
+		return &ServiceRequestChannelRead{}, true
+	case "ServiceRequestDeleteFile":
+		return &ServiceRequestDeleteFile{}, true
+	case "ServiceRequestDeleteTextMessage":
+		return &ServiceRequestDeleteTextMessage{}, true
+	case "ServiceRequestDownloadFile":
+		return &ServiceRequestDownloadFile{}, true
+	case "ServiceRequestEdit":
+		return &ServiceRequestEdit{}, true
+	case "ServiceRequestEditTextMessage":
+		return &ServiceRequestEditTextMessage{}, true
+	case "ServiceRequestFiles":
+		return &ServiceRequestFiles{}, true
+	case "ServiceRequestHistory":
+		return &ServiceRequestHistory{}, true
+	case "ServiceRequestMessages":
+		return &ServiceRequestMessages{}, true
+	case "ServiceRequestRead":
+		return &ServiceRequestRead{}, true
+	case "ServiceRequestSendTextMessage":
+		return &ServiceRequestSendTextMessage{}, true
+	case "ServiceRequestStatusRead":
+		return &ServiceRequestStatusRead{}, true
+	case "ServiceRequestTypeAdd":
+		return &ServiceRequestTypeAdd{}, true
+	case "ServiceRequestTypeDelete":
+		return &ServiceRequestTypeDelete{}, true
+	case "ServiceRequestTypeEdit":
+		return &ServiceRequestTypeEdit{}, true
+	case "ServiceRequestTypeRead":
+		return &ServiceRequestTypeRead{}, true
+	case "SpecialistAdd":
+		return &SpecialistAdd{}, true
+	case "SpecialistDelete":
+		return &SpecialistDelete{}, true
+	case "SpecialistEdit":
+		return &SpecialistEdit{}, true
+	case "SpecialistRead":
+		return &SpecialistRead{}, true
+	case "SpecialistSendWelcomeEmail":
+		return &SpecialistSendWelcomeEmail{}, true
+	case "StartPictureClicksHistoryRead":
+		return &StartPictureClicksHistoryRead{}, true
+	case "StartPictureRead":
+		return &StartPictureRead{}, true
+	case "StorefrontProductBuyRequestAccept":
+		return &StorefrontProductBuyRequestAccept{}, true
+	case "StorefrontProductBuyRequestRefuse":
+		return &StorefrontProductBuyRequestRefuse{}, true
+	case "StorefrontProductBuyRequestsGet":
+		return &StorefrontProductBuyRequestsGet{}, true
+	case "StorefrontProductClicksHistoryRead":
+		return &StorefrontProductClicksHistoryRead{}, true
+	case "StorefrontProductsRead":
+		return &StorefrontProductsRead{}, true
+	case "UserServiceLineAdd":
+		return &UserServiceLineAdd{}, true
+	case "UserServiceLineDelete":
+		return &UserServiceLineDelete{}, true
+	case "UserServiceLineEdit":
+		return &UserServiceLineEdit{}, true
+	case "UserServiceLineRead":
+		return &UserServiceLineRead{}, true
+	}
+	return nil, false
+}

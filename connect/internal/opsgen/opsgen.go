@@ -34,6 +34,7 @@ func Generate() ([]byte, error) {
 			return nil, err
 		}
 	}
+	writeNew(&b)
 	out, err := format.Source(b.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("opsgen: gofmt: %w", err)
@@ -138,6 +139,17 @@ func writeOp(b *bytes.Buffer, op *catalog.Operation) error {
 		fmt.Fprintf(b, "\treturn merge(%q, f, o.%s)\n}\n\n", op.Name, extraField)
 	}
 	return nil
+}
+
+// writeNew writes New, the operations by name.
+func writeNew(b *bytes.Buffer) {
+	b.WriteString("// New returns a new zero command of the operation named name, as a pointer\n")
+	b.WriteString("// (to decode its fields into, e.g. from JSON), and whether the API has it.\n")
+	b.WriteString("func New(name string) (connect.Operation, bool) {\n\tswitch name {\n")
+	for _, op := range catalog.All() {
+		fmt.Fprintf(b, "\tcase %q:\n\t\treturn &%s{}, true\n", op.Name, op.Name)
+	}
+	b.WriteString("\t}\n\treturn nil, false\n}\n")
 }
 
 // opDoc describes an operation: what kind it is, how it is batched, its
