@@ -221,4 +221,3 @@ func sandbox() (*nats.Conn, func()) {
 	stops = append(stops, nc.Close)
 	return nc, stop
 }
-
