@@ -488,3 +488,25 @@ func isUUID(s string) bool {
 	}
 	return true
 }
+
+// ParseFieldErrors reads back the text FieldErrors.Error gives for one
+// operation ("catalog: <op>: <Field>: <Problem>; <Field>: <Problem>"),
+// as a result's error carries it, so that a client can tell the problems
+// of each field without the worker sending them apart. ok is false when
+// text is not of that form for op. The text is split at "; " and at the
+// first ": " of each part: a field name (of an unknown field) that holds
+// either is split wrongly, which no field a command should send does.
+func ParseFieldErrors(op, text string) (es FieldErrors, ok bool) {
+	rest, found := strings.CutPrefix(text, "catalog: "+op+": ")
+	if !found || rest == "" {
+		return nil, false
+	}
+	for part := range strings.SplitSeq(rest, "; ") {
+		field, problem, found := strings.Cut(part, ": ")
+		if !found || field == "" || problem == "" {
+			return nil, false
+		}
+		es = append(es, FieldError{Op: op, Field: field, Problem: problem})
+	}
+	return es, true
+}

@@ -1,0 +1,14 @@
+package connect_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the run if a test leaves a goroutine behind: the
+// client's watch loop and a Bulk's publishers must end with Close and
+// Bulk.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
