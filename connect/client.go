@@ -169,7 +169,7 @@ func (c *Client) submit(ctx context.Context, cmd Command, done *queue) (*Pending
 		cmd.ID = c.ids.Next()
 		c.mu.Unlock()
 	}
-	msg, err := c.message(cmd)
+	msg, err := c.message(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}

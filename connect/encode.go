@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
@@ -29,13 +30,16 @@ func (c *Client) Validate(op Operation, opts ...CommandOption) error {
 
 // message encodes cmd and makes its message, headers set but the reply
 // subject.
-func (c *Client) message(cmd Command) (*nats.Msg, error) {
+func (c *Client) message(ctx context.Context, cmd Command) (*nats.Msg, error) {
 	payload, err := c.encode(cmd, c.cfg.validate)
 	if err != nil {
 		return nil, err
 	}
 	m := nats.NewMsg(c.cfg.commandPrefix + cmd.Op.OperationName())
 	m.Data = payload
+	if c.cfg.headers != nil {
+		c.cfg.headers(ctx, m.Header)
+	}
 	m.Header.Set(contract.HeaderMsgID, cmd.ID)
 	ct := contract.ContentTypeJSON
 	if c.cfg.format == MsgPack {

@@ -1,6 +1,7 @@
 package connect_test
 
 import (
+	"go.opentelemetry.io/otel/trace"
 	"context"
 	"net"
 	"net/http"
@@ -38,6 +39,8 @@ type bundle struct {
 
 type setupOpts struct {
 	gate bool
+	// tracer, when set, is the worker's.
+	tracer trace.TracerProvider
 }
 
 // setup starts the server, the sandbox (limits off) and a worker whose
@@ -69,6 +72,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 		Conn: wnc, API: api, Limiter: lim,
 		Defaults:  worker.OpSettings{MaxWait: worker.Duration(50 * time.Millisecond)},
 		FetchWait: 200 * time.Millisecond,
+		Tracer:    o.tracer,
 	})
 	require.NoError(t, err)
 	wctx, stop := context.WithCancel(context.Background())

@@ -1,8 +1,10 @@
 package connect
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"strings"
 	"time"
 
@@ -35,6 +37,8 @@ type config struct {
 	maxFieldBytes  int
 	maxCommand     int
 	validate       bool
+	// headers, when set, adds headers to each command from its context.
+	headers func(ctx context.Context, h nats.Header)
 }
 
 func defaultConfig() config {
@@ -183,6 +187,25 @@ func WithMaxCommandBytes(n int) Option {
 func WithoutValidation() Option {
 	return func(c *config) error {
 		c.validate = false
+		return nil
+	}
+}
+
+// WithHeaders sets a function that adds headers to each command from the
+// context it is sent with: the way to propagate a trace without the SDK
+// depending on a tracing library. With OpenTelemetry:
+//
+//	connect.WithHeaders(func(ctx context.Context, h nats.Header) {
+//		otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(h))
+//	})
+//
+// The worker reads traceparent (or Traceparent) and continues the trace;
+// the result's reply carries the traceparent of the command's span. The
+// function must not set the headers the SDK sets (Nats-Msg-Id,
+// Content-Type, Connect-Reply-To): they are set after it.
+func WithHeaders(fn func(ctx context.Context, h nats.Header)) Option {
+	return func(c *config) error {
+		c.headers = fn
 		return nil
 	}
 }
