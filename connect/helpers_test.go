@@ -1,8 +1,8 @@
 package connect_test
 
 import (
-	"go.opentelemetry.io/otel/trace"
 	"context"
+	"go.opentelemetry.io/otel/trace"
 	"net"
 	"net/http"
 	"net/http/httptest"
