@@ -14,8 +14,8 @@ import (
 )
 
 const (
-	dashboardFile    = "components/grafana/dashboard.json"
-	rulesFile        = "components/grafana/rules.yaml"
+	dashboardFile = "components/grafana/dashboard.json"
+	rulesFile     = "components/grafana/rules.yaml"
 )
 
 // prometheusRule is the part of the Prometheus Operator's PrometheusRule
