@@ -122,7 +122,14 @@ func resultError(r Result) error {
 	}
 	e := &ResultError{ID: r.ID, Op: r.Op, Code: r.Code, Message: r.Message}
 	if r.Code == contract.CodeInvalidFields {
-		e.Fields = parseFieldProblems(r.Op, r.Message)
+		// The worker's structured list when the result has one; the
+		// text, parsed, from a worker that wrote none.
+		for _, f := range r.fields {
+			e.Fields = append(e.Fields, FieldProblem{Field: f.Field, Problem: f.Problem})
+		}
+		if len(e.Fields) == 0 {
+			e.Fields = parseFieldProblems(r.Op, r.Message)
+		}
 	}
 	return e
 }

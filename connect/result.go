@@ -38,6 +38,8 @@ type Result struct {
 	// bucket rather than received as a reply (the reply was lost to a
 	// reconnection, or late).
 	Recovered bool
+	// fields are the worker's structured field problems (INVALID_FIELDS).
+	fields []contract.FieldProblem
 }
 
 // OK reports whether the command succeeded.
@@ -65,6 +67,6 @@ func fromContract(r contract.Result, recovered bool) Result {
 	return Result{
 		ID: r.ID, Op: r.Op, Code: r.Code, Message: r.Error, Data: r.Data,
 		Batch: r.Batch, Row: r.Row, Rows: r.Rows, Attempts: r.Attempts,
-		CollapsedInto: r.CollapsedInto, At: r.At, Recovered: recovered,
+		CollapsedInto: r.CollapsedInto, At: r.At, Recovered: recovered, fields: r.Fields,
 	}
 }

@@ -141,6 +141,8 @@ func TestFileThroughTheObjectStore(t *testing.T) {
 		r := attach("attach-"+id, c.data)
 		require.Equal(t, contract.CodeInvalidFields, r.Code, id)
 		require.Contains(t, r.Error, c.want, id)
+		require.Len(t, r.Fields, 1, id)
+		require.Equal(t, "Data", r.Fields[0].Field, id)
 	}
 	require.Equal(t, calls, emu.Stats().Calls["ServiceRequestAttachFile"], "no call for a bad reference")
 }

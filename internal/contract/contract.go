@@ -166,6 +166,15 @@ type Result struct {
 	CollapsedInto string `json:"collapsed_into,omitempty" msgpack:"collapsed_into,omitempty"`
 	// At is when the result was decided, UTC.
 	At time.Time `json:"at" msgpack:"at"`
+	// Fields, for INVALID_FIELDS, are the fields and what is wrong with
+	// each, the same as Error says in words.
+	Fields []FieldProblem `json:"fields,omitempty" msgpack:"fields,omitempty"`
+}
+
+// FieldProblem is what is wrong with one field of a command.
+type FieldProblem struct {
+	Field   string `json:"field" msgpack:"field"`
+	Problem string `json:"problem" msgpack:"problem"`
 }
 
 // OK reports whether the command succeeded.

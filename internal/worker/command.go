@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"go.opentelemetry.io/otel/trace"
 	"strings"
@@ -112,7 +113,14 @@ func (w *Worker) decode(msg jetstream.Msg, op string, cat *catalog.Operation, no
 	}
 	props, err := cat.FieldsWithin(cmd.Fields, w.fieldLimits())
 	if err != nil {
-		return e, e.fail(contract.CodeInvalidFields, err.Error(), now, "")
+		fn := e.fail(contract.CodeInvalidFields, err.Error(), now, "")
+		var fes catalog.FieldErrors
+		if errors.As(err, &fes) {
+			for _, fe := range fes[:min(len(fes), maxFieldProblems)] {
+				fn.result.Fields = append(fn.result.Fields, contract.FieldProblem{Field: boundText(fe.Field, maxFieldName), Problem: boundText(fe.Problem, maxErrorText)})
+			}
+		}
+		return e, fn
 	}
 	e.props = props
 	names := make([]string, len(props))
@@ -193,6 +201,14 @@ func (e *entry) fail(code, msg string, now time.Time, dlq string) *final {
 		ID: e.cmd.ID, Op: boundText(e.op, maxOpToken), Code: code, Error: boundText(msg, maxErrorText), Attempts: e.calls, At: now.UTC(),
 	}}
 }
+
+// maxFieldProblems and maxFieldName bound the structured field problems
+// of an INVALID_FIELDS result: a command may name any number of fields,
+// of any length.
+const (
+	maxFieldProblems = 64
+	maxFieldName     = 128
+)
 
 // maxOpToken bounds the operation token of an unknown operation in the
 // subjects and keys the worker writes.

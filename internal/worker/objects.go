@@ -78,6 +78,8 @@ func (w *Worker) objectField(v any) (soap.Value, string, bool) {
 type refusal struct {
 	it     batcher.Item[*entry]
 	reason string
+	// field is the field whose reference failed, problem what failed.
+	field, problem string
 }
 
 // resolveObjects checks the object references of a packet's commands. It
@@ -90,6 +92,7 @@ func (l *lane) resolveObjects(ctx context.Context, items []batcher.Item[*entry])
 		ps := it.Value.props
 		var copied bool
 		var problem string
+		var field string
 		for j, p := range ps {
 			pr, isRef := p.Value.Blob.(pendingRef)
 			if !isRef {
@@ -98,7 +101,7 @@ func (l *lane) resolveObjects(ctx context.Context, items []batcher.Item[*entry])
 			ref, err := l.w.cfg.Files.Stat(ctx, pr.ref)
 			if err != nil {
 				if isRefProblem(err) {
-					problem = p.Name + ": " + err.Error()
+					field, problem = p.Name, err.Error()
 					break
 				}
 				return nil, nil, nil, err
@@ -109,7 +112,7 @@ func (l *lane) resolveObjects(ctx context.Context, items []batcher.Item[*entry])
 			ps[j].Value = soap.Stream(l.w.cfg.Files.Blob(ref))
 		}
 		if problem != "" {
-			refused = append(refused, refusal{it: it, reason: problem})
+			refused = append(refused, refusal{it: it, reason: field + ": " + problem, field: field, problem: problem})
 			continue
 		}
 		kept, props = append(kept, it), append(props, ps)

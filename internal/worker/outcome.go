@@ -57,6 +57,8 @@ type ending struct {
 	// dlq, when not empty, is why the command also goes to the dead-letter
 	// stream.
 	dlq string
+	// fields are the field problems of an INVALID_FIELDS ending.
+	fields []contract.FieldProblem
 }
 
 // decideInput is what decide looks at besides the call's outcome.
@@ -189,7 +191,8 @@ func (l *lane) handle(ctx context.Context, out callOutcome) {
 		l.lostRace(it.Value)
 	}
 	for _, r := range out.refused {
-		l.finish(ending{it: r.it, code: contract.CodeInvalidFields, reason: r.reason}, out)
+		l.finish(ending{it: r.it, code: contract.CodeInvalidFields, reason: r.reason,
+			fields: []contract.FieldProblem{{Field: r.field, Problem: boundText(r.problem, maxErrorText)}}}, out)
 	}
 	if len(out.p.Items) == 0 {
 		return // every command of the packet was lost to another delivery, or refused
@@ -258,7 +261,7 @@ func (l *lane) finish(e ending, out callOutcome) {
 		c.finishing = true
 		l.finals = append(l.finals, &final{e: c, dlq: e.dlq, result: contract.Result{
 			ID: c.cmd.ID, Op: c.op, Code: e.code, Data: e.data, Error: boundText(e.reason, maxErrorText),
-			Batch: out.batch, Row: row, Rows: rows, Attempts: c.calls, At: at, CollapsedInto: into,
+			Batch: out.batch, Row: row, Rows: rows, Attempts: c.calls, At: at, CollapsedInto: into, Fields: e.fields,
 		}})
 	}
 	one(e.it, "")

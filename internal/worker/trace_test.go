@@ -101,3 +101,17 @@ func traceOf(h nats.Header) trace.TraceID {
 	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": h.Get("traceparent")})
 	return trace.SpanContextFromContext(ctx).TraceID()
 }
+
+// TestInvalidFieldsAreListed: an INVALID_FIELDS result lists each field
+// and its problem, as its error says in words.
+func TestInvalidFieldsAreListed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{})
+	inbox := nats.NewInbox()
+	res := collect(t, b.nc, inbox)
+	publish(t, b.js, "ClientUserEdit", "bad-1", inbox, map[string]any{"ClientUserID": "not-a-uuid", "Name": "Анна", "Password": "p", "Phone": "1"})
+	r := res.Wait(t, 1, 30*time.Second)["bad-1"][0]
+	require.Equal(t, contract.CodeInvalidFields, r.Code)
+	require.Equal(t, []contract.FieldProblem{{Field: "ClientUserID", Problem: "not a UUID"}, {Field: "EMail", Problem: "required"}}, r.Fields)
+	require.Contains(t, r.Error, "ClientUserID: not a UUID")
+}
