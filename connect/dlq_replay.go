@@ -99,7 +99,7 @@ func ReplayID(dl DeadLetter) string {
 	suffix := "-replay-" + strconv.FormatUint(dl.Seq, 10)
 	root := cmp.Or(dl.ReplayOf, dl.ID)
 	if root == "" {
-		return "replay" + suffix
+		return "dlq" + suffix
 	}
 	if room := contract.MaxIDLength - len(suffix); len(root) > room {
 		for room > 0 && !utf8.RuneStart(root[room]) {

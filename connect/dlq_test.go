@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +148,55 @@ func TestReplayUnknownOutcome(t *testing.T) {
 	d, ok := b.Emu.Get("Department", added.DepartmentID)
 	require.True(t, ok)
 	require.Equal(t, "Support", d.Fields["Name"].Text)
+
+	t.Run("a msgpack command is replayed in msgpack", func(t *testing.T) {
+		b.Switch.Set(dlqtest.Broken)
+		nc, js := natstest.Connect(t, b.Srv.ClientURL())
+		mc, err := connect.New(nc, connect.WithFormat(connect.MsgPack))
+		require.NoError(t, err)
+		defer func() { require.NoError(t, mc.Close()) }()
+		_, err = mc.Do(ctx, ops.DepartmentAdd{Name: connect.Set("Sales")}, connect.WithID("add-mp"))
+		require.ErrorIs(t, err, connect.ErrUnknownOutcome)
+		dl := only(t, ctx, c, connect.DLQFilter{ID: "add-mp"})
+		require.Equal(t, connect.MsgPack, dl.Format)
+		require.Equal(t, "Sales", dl.Fields["Name"])
+		b.Switch.Set(dlqtest.Open)
+		res, err := c.Replay(ctx, dl, connect.WithForce()) // from a JSON client
+		require.NoError(t, err)
+		// The worker answers in the command's format: a msgpack result
+		// carries no JSON Content-Type.
+		s, err := js.Stream(ctx, contract.ResultStream)
+		require.NoError(t, err)
+		last, err := s.GetLastMsgForSubject(ctx, contract.ResultPrefix+"DepartmentAdd")
+		require.NoError(t, err)
+		r, err := contract.DecodeResult(last.Data)
+		require.NoError(t, err)
+		require.Equal(t, res.ID, r.ID)
+		require.Empty(t, last.Header.Get(contract.HeaderContentType), "a msgpack result")
+	})
+}
+
+// TestReplayID: the replay's id names the original, and stays a valid
+// id however long the original's.
+func TestReplayID(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("я", 128) // 256 bytes
+	for _, tc := range []struct {
+		name string
+		dl   connect.DeadLetter
+		want string
+	}{
+		{"plain", connect.DeadLetter{ID: "c-1", Seq: 7}, "c-1-replay-7"},
+		{"of a replay", connect.DeadLetter{ID: "c-1-replay-7", ReplayOf: "c-1", Seq: 9}, "c-1-replay-9"},
+		{"without an id", connect.DeadLetter{Seq: 3}, "dlq-replay-3"},
+		{"long, cut on a character", connect.DeadLetter{ID: long, Seq: 12345}, strings.Repeat("я", 121) + "-replay-12345"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := connect.ReplayID(tc.dl)
+			require.Equal(t, tc.want, got)
+			require.NoError(t, contract.ValidID(got))
+		})
+	}
 }
 
 // TestDeadLettersFilterAndPurge lists and purges by operation, code, id,
@@ -238,6 +288,21 @@ func TestDeadLettersFilterAndPurge(t *testing.T) {
 	require.NotEmpty(t, junk.Unreadable)
 	_, err = c.Replay(ctx, junk)
 	require.ErrorIs(t, err, connect.ErrReplayUnreadable)
+
+	// A dead letter the worker cut to fit is not replayed, even though
+	// what is left reads as a command.
+	m = nats.NewMsg(contract.DLQPrefix + "DepartmentAdd")
+	m.Data = []byte(`{"id":"cut","fields":{"Name":"D"}}`)
+	m.Header.Set(contract.HeaderDLQCode, contract.CodeTransportError)
+	m.Header.Set(contract.HeaderDLQTruncated, "payload cut to 40 of 2000000 bytes")
+	_, err = js.PublishMsg(ctx, m)
+	require.NoError(t, err)
+	cut := only(t, ctx, c, connect.DLQFilter{After: junk.Seq})
+	require.Nil(t, cut.Fields)
+	require.Contains(t, cut.Unreadable, "cut it to fit")
+	_, err = c.Replay(ctx, cut, connect.WithForce())
+	require.ErrorIs(t, err, connect.ErrReplayUnreadable)
+	require.NoError(t, c.DeleteDeadLetter(ctx, cut.Seq))
 
 	n, err := c.PurgeDeadLetters(ctx, connect.DLQFilter{Code: contract.CodeUnknownOutcome, Limit: 1})
 	require.NoError(t, err)
