@@ -28,6 +28,8 @@ const (
 type config struct {
 	commandPrefix  string
 	outcomeBucket  string
+	dlqStream      string // the dead-letter stream (dlq.go)
+	dlqPrefix      string // its subject prefix, + operation
 	replyPrefix    string // "" : the connection's inbox prefix
 	replyAllow     []string
 	replyTimeout   time.Duration
@@ -45,6 +47,8 @@ func defaultConfig() config {
 	return config{
 		commandPrefix:  contract.CommandPrefix,
 		outcomeBucket:  contract.OutcomeBucket,
+		dlqStream:      contract.DLQStream,
+		dlqPrefix:      contract.DLQPrefix,
 		replyAllow:     contract.DefaultReplyAllow(),
 		replyTimeout:   30 * time.Second,
 		recheckMax:     5 * time.Minute,
@@ -78,6 +82,23 @@ func WithOutcomeBucket(bucket string) Option {
 			return errors.New("connect: outcome bucket: empty name")
 		}
 		c.outcomeBucket = bucket
+		return nil
+	}
+}
+
+// WithDeadLetterStream names the worker's dead-letter stream and its
+// subject prefix (the worker's DLQ stream and prefix), which
+// DeadLetters, Replay and PurgeDeadLetters read. Defaults to
+// "CONNECT_DLQ" and "connect.dlq.".
+func WithDeadLetterStream(stream, prefix string) Option {
+	return func(c *config) error {
+		if stream == "" || strings.ContainsAny(stream, " \t\r\n.*>") {
+			return fmt.Errorf("connect: dead-letter stream %q: want a stream name", stream)
+		}
+		if prefix == "" || strings.ContainsAny(prefix, " \t\r\n*>") || !strings.HasSuffix(prefix, ".") {
+			return fmt.Errorf("connect: dead-letter prefix %q: want a subject prefix ending in '.'", prefix)
+		}
+		c.dlqStream, c.dlqPrefix = stream, prefix
 		return nil
 	}
 }

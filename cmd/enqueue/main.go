@@ -73,6 +73,8 @@ type config struct {
 	stdin io.Reader
 	// files is set for `enqueue put` and `enqueue get`.
 	files *filesCmd
+	// dlq is set for `enqueue dlq …`.
+	dlq *dlqCmd
 }
 
 // filesCmd is `enqueue put <file>` or `enqueue get <reference>`.
@@ -137,6 +139,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	pos := fs.Args()
 	if len(pos) > 0 && (pos[0] == "put" || pos[0] == "get") {
 		return parseFiles(cfg, pos, set, getenv, out)
+	}
+	if len(pos) > 0 && pos[0] == "dlq" {
+		return parseDLQ(cfg, fs, pos, set, getenv, out)
 	}
 	if len(pos) > 0 && pos[0] == "result" {
 		cfg.results = true
@@ -311,6 +316,10 @@ func usage(out io.Writer, fs *flag.FlagSet) {
   enqueue [flags] result [-op Operation] <id>...
   enqueue [flags] put <file> [-name N]          store a file, print its reference
   enqueue [flags] get <reference> -o <file>     fetch a stored file (a result's {"$object": …}, or a name)
+  enqueue [flags] dlq ls [Operation] [-code C] [-after SEQ] [-limit N]
+  enqueue [flags] dlq show <id|seq> [-op Operation]
+  enqueue [flags] dlq replay <id|seq> | -op Operation | -code C [-force] [-fields file] [-delete]
+  enqueue [flags] dlq purge [<id|seq> | -op Operation | -code C] -yes
 
 enqueue publishes 1C-Connect commands for the connect-bridge worker: one
 JetStream message per command on <subject-prefix><Operation> (stream
@@ -377,6 +386,30 @@ creates) and prints its reference, {"$object": {"bucket", "name", "size",
 request. get writes a stored object to -o: a result's reference (a
 downloaded file, a large answer) as printed, or an object's name. Both
 take the connection flags and -files-bucket, before or after the word.
+
+dlq reads the dead-letter stream (CONNECT_DLQ, subjects
+connect.dlq.<Operation>): the commands the worker could not process, with
+their fields (secrets redacted) and why. It needs the admin's NATS user
+(connect-admin in deploy/k8s: producers' accounts do not see the stream,
+and the worker may not delete from it). Its flags come before or after its
+words: -op, -code, -dlq-stream, -dlq-prefix, the connection's, -timeout.
+  ls       a table, oldest first: SEQ ID OP CODE REASON AGE (-limit, default
+           100; -after the last SEQ for the next page)
+  show     one dead letter as JSON; a number is a sequence or an id, and
+           one that is both is refused with the candidates
+  replay   sends the stored fields again as a new command, id
+           "<original id>-replay-<seq>" (so the result names the original,
+           and replaying one dead letter twice runs it once), and prints
+           each result; -op or -code replay every match (-limit). Refused:
+           UNKNOWN_OUTCOME or POISON of an operation not safe to send twice
+           (an …Add may have created its object; check, then -force), and
+           redacted fields (a Password) unless -fields gives them (a file
+           with a JSON object, - for stdin; never on the command line).
+           -delete deletes each dead letter whose replay succeeded. With
+           the deploy's users, -reply-prefix connect.reply.admin: the
+           worker may not publish on inboxes there.
+  purge    deletes the dead letters named (all without -op, -code or an
+           argument); without -yes it only says how many it would.
 `)
 }
 
@@ -389,6 +422,10 @@ func run(ctx context.Context, cfg config) error {
 	defer nc.Close()
 	if fc := cfg.files; fc != nil {
 		return runFiles(ctx, nc, fc, cfg.client.Stdout, cfg.client.Stderr)
+	}
+	if cfg.dlq != nil {
+		cfg.dlq.stdin = cfg.stdin
+		return runDLQ(ctx, nc, cfg, cfg.client.Stdout, cfg.client.Stderr)
 	}
 	cl, err := enqueue.New(nc, cfg.client)
 	if err != nil {
