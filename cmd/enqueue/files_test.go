@@ -72,6 +72,10 @@ func TestPutAndGet(t *testing.T) {
 
 	_, _, err = do("put", "-name", "docs/a.pdf", src)
 	require.NoError(t, err)
+	// Connection flags before the word count too.
+	cfg, err := parseConfig([]string{"-s", "nats://127.0.0.1:1", "put", src}, env, &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Equal(t, "nats://127.0.0.1:1", cfg.conn.Server)
 	stdout, _, err := do("get", "docs/a.pdf", "-o", "-")
 	require.NoError(t, err)
 	require.Equal(t, len(data), len(stdout), "by name, to stdout")

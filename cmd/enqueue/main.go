@@ -234,7 +234,12 @@ func parseFiles(cfg config, pos []string, set map[string]bool, getenv func(strin
 	fc := &filesCmd{put: pos[0] == "put"}
 	ffs := flag.NewFlagSet("enqueue "+pos[0], flag.ContinueOnError)
 	ffs.SetOutput(out)
+	// Defining the flags writes their defaults: keep what the flags
+	// before the word set.
+	before := cfg
 	commonFlags(ffs, &cfg)
+	cfg.conn, cfg.op = before.conn, before.op
+	cfg.client.Timeout, cfg.client.Bucket, cfg.client.ResultStream = before.client.Timeout, before.client.Bucket, before.client.ResultStream
 	ffs.StringVar(&fc.bucket, "files-bucket", files.DefaultBucket, "the files `bucket` (Object Store)")
 	if fc.put {
 		ffs.StringVar(&fc.name, "name", "", "the object's `name` (default uploads/<unique>/<the file's name>)")
