@@ -3,6 +3,7 @@ package connect_test
 import (
 	"testing"
 
+	"github.com/onec-connect/connect-bridge/internal/natstest"
 	"go.uber.org/goleak"
 )
 
@@ -10,5 +11,5 @@ import (
 // client's watch loop and a Bulk's publishers must end with Close and
 // Bulk.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, natstest.LeakOptions()...)
 }

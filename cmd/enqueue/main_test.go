@@ -21,7 +21,7 @@ import (
 
 // TestMain fails the run if run leaves a goroutine behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, natstest.LeakOptions()...)
 }
 
 const secret = "s3cret-from-env"

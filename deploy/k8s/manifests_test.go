@@ -49,6 +49,7 @@ import (
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
+	"github.com/onec-connect/connect-bridge/internal/natstest"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
 
@@ -72,7 +73,7 @@ const (
 
 // TestMain fails the run if a test leaves a goroutine behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, natstest.LeakOptions()...)
 }
 
 // scaledObject is the part of KEDA's ScaledObject (keda.sh/v1alpha1) that

@@ -21,7 +21,7 @@ import (
 
 // TestMain fails the run if a test leaves a goroutine behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, natstest.LeakOptions()...)
 }
 
 // bundle is one test's JetStream server, set up as the worker would set it

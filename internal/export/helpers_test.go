@@ -28,7 +28,7 @@ import (
 )
 
 // TestMain fails the run if a test leaves a goroutine behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, natstest.LeakOptions()...) }
 
 // msk is the account's zone, the same for the sandbox and the exports.
 var msk = time.FixedZone("MSK", 3*60*60)

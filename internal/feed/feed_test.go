@@ -24,7 +24,7 @@ import (
 )
 
 // TestMain fails the run if a test leaves a goroutine behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, natstest.LeakOptions()...) }
 
 // world is one test's JetStream server, sandbox and quota.
 type world struct {

@@ -16,7 +16,7 @@ import (
 )
 
 // TestMain fails the run if a test leaves a goroutine behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, natstest.LeakOptions()...) }
 
 const ttl = time.Second
 

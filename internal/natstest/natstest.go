@@ -4,6 +4,7 @@ package natstest
 
 import (
 	"fmt"
+	"go.uber.org/goleak"
 	"net"
 	"testing"
 	"time"
@@ -166,4 +167,14 @@ func freePorts(t testing.TB, n int) []int {
 		_ = l.Close()
 	}
 	return ports
+}
+
+// LeakOptions are the goroutine-leak checks' exceptions for goroutines
+// that nats.go itself may leave behind: the async publisher's watcher of
+// connection changes, which waits forever on a nil channel when the
+// connection closes while the publisher is being set up (nats.go
+// v1.55.0, jetstream/publish.go, resetPendingAcksOnReconnect). Nothing of
+// ours runs in it.
+func LeakOptions() []goleak.Option {
+	return []goleak.Option{goleak.IgnoreTopFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect")}
 }
