@@ -28,6 +28,7 @@ const (
 type config struct {
 	commandPrefix  string
 	outcomeBucket  string
+	stores         stores // the mirror and files buckets
 	replyPrefix    string // "" : the connection's inbox prefix
 	replyAllow     []string
 	replyTimeout   time.Duration
