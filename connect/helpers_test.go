@@ -77,11 +77,11 @@ func setup(t *testing.T, o setupOpts) *bundle {
 		require.NoError(t, err)
 	}
 	w, err := worker.New(worker.Config{
-		Files: store,
 		Conn: wnc, API: api, Limiter: lim,
 		Defaults:  worker.OpSettings{MaxWait: worker.Duration(50 * time.Millisecond)},
 		FetchWait: 200 * time.Millisecond,
 		Tracer:    o.tracer,
+		Files:     store,
 	})
 	require.NoError(t, err)
 	wctx, stop := context.WithCancel(context.Background())
