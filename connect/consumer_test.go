@@ -78,10 +78,12 @@ func TestConsumeChangesEndToEnd(t *testing.T) {
 
 	watch, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	records, err := c.Mirror().Watch(watch, "ClientUser")
+	require.NoError(t, err)
 	updates := make(chan connect.Record, 16)
 	go func() {
 		defer close(updates)
-		for r, err := range c.Mirror().Watch(watch, "ClientUser") {
+		for r, err := range records {
 			if err != nil {
 				t.Errorf("watch: %v", err)
 				return
@@ -90,7 +92,7 @@ func TestConsumeChangesEndToEnd(t *testing.T) {
 		}
 	}()
 
-	_, err := c.Do(ctx, ops.ClientUserEdit{ClientUserID: users[0], Name: "Renamed", Password: "secret1", Phone: "+7 900 000-00-01", EMail: "renamed@example.com"})
+	_, err = c.Do(ctx, ops.ClientUserEdit{ClientUserID: users[0], Name: "Renamed", Password: "secret1", Phone: "+7 900 000-00-01", EMail: "renamed@example.com"})
 	require.NoError(t, err)
 	for {
 		e := wait(t, ctx, events, "the edit's event")

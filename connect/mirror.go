@@ -92,41 +92,49 @@ func (m *Mirror) Get(ctx context.Context, object, id string) (Record, error) {
 // record that cannot be read yields an error naming its key, and the
 // listing goes on if the loop does; an error of the bucket ends it.
 func (m *Mirror) List(ctx context.Context, object string) iter.Seq2[Record, error] {
-	return m.watch(ctx, object, true, jetstream.IgnoreDeletes())
-}
-
-// Watch yields each record of object (of every object when object is
-// "") written from now on, until ctx ends or the bucket fails (the
-// error is yielded last). A record taken out of the bucket yields a
-// Record with Removed set. Records come in the order they were written.
-func (m *Mirror) Watch(ctx context.Context, object string) iter.Seq2[Record, error] {
-	return m.watch(ctx, object, false, jetstream.UpdatesOnly())
-}
-
-// watch yields the entries of a key-value watch of object's keys: until
-// the end of the initial values when initial, else until ctx ends.
-func (m *Mirror) watch(ctx context.Context, object string, initial bool, opt jetstream.WatchOpt) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		keys := ">"
-		if object != "" {
-			if err := validObject(object); err != nil {
-				yield(Record{}, err)
-				return
-			}
-			keys = object + ".*"
-		}
-		kv, err := m.bucket(ctx)
+		w, err := m.watcher(ctx, object, jetstream.IgnoreDeletes())
 		if err != nil {
 			yield(Record{}, err)
 			return
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		w, err := kv.Watch(wctx, keys, opt)
-		if err != nil {
-			yield(Record{}, fmt.Errorf("connect: mirror watch %s: %w", keys, err))
-			return
+		w(yield, true)
+	}
+}
+
+// Watch starts watching the records of object (of every object when
+// object is ""): every record written after Watch returns is yielded, in
+// the order written, until ctx ends or the bucket fails (the error is
+// yielded last). A record taken out of the bucket yields a Record with
+// Removed set. Range over the iterator once; the watch ends with ctx.
+func (m *Mirror) Watch(ctx context.Context, object string) (iter.Seq2[Record, error], error) {
+	w, err := m.watcher(ctx, object, jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, err
+	}
+	return func(yield func(Record, error) bool) { w(yield, false) }, nil
+}
+
+// watcher starts a key-value watch of object's keys and returns the
+// loop that yields its entries: until the end of the initial values when
+// initial is set, else until ctx ends. The loop stops the watch.
+func (m *Mirror) watcher(ctx context.Context, object string, opt jetstream.WatchOpt) (func(yield func(Record, error) bool, initial bool), error) {
+	keys := ">"
+	if object != "" {
+		if err := validObject(object); err != nil {
+			return nil, err
 		}
+		keys = object + ".*"
+	}
+	kv, err := m.bucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := kv.Watch(ctx, keys, opt)
+	if err != nil {
+		return nil, fmt.Errorf("connect: mirror watch %s: %w", keys, err)
+	}
+	return func(yield func(Record, error) bool, initial bool) {
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
@@ -146,6 +154,7 @@ func (m *Mirror) watch(ctx context.Context, object string, initial bool, opt jet
 					continue
 				}
 				var r Record
+				var err error
 				if e.Operation() == jetstream.KeyValuePut {
 					r, err = entryRecord(e)
 				} else {
@@ -157,7 +166,7 @@ func (m *Mirror) watch(ctx context.Context, object string, initial bool, opt jet
 				}
 			}
 		}
-	}
+	}, nil
 }
 
 // entryRecord reads a mirror entry, hostile: its key must be a mirror

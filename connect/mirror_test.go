@@ -104,26 +104,20 @@ func TestMirrorGetListWatch(t *testing.T) {
 	t.Run("watch", func(t *testing.T) {
 		wctx, stop := context.WithCancel(ctx)
 		defer stop()
+		records, err := m.Watch(wctx, "Specialist")
+		require.NoError(t, err)
 		got := make(chan connect.Record, 4)
 		ended := make(chan struct{})
 		go func() {
 			defer close(ended)
-			for r, err := range m.Watch(wctx, "Specialist") {
+			for r, err := range records {
 				if err == nil {
 					got <- r
 				}
 			}
 		}()
-		// The watch yields from now on: write until its first update
-		// shows that it has started.
-		var first connect.Record
-		for first.ID == "" {
-			putRecord(t, kv, "Specialist", "s-2", contract.MirrorRecord{Data: map[string]any{"Name": "Глеб"}, Version: "v4", Seen: seen})
-			select {
-			case first = <-got:
-			case <-time.After(50 * time.Millisecond): // the watch may not be subscribed yet: write again
-			}
-		}
+		putRecord(t, kv, "Specialist", "s-2", contract.MirrorRecord{Data: map[string]any{"Name": "Глеб"}, Version: "v4", Seen: seen})
+		first := wait(t, ctx, got, "the write")
 		require.Equal(t, "s-2", first.ID)
 		require.NoError(t, kv.Delete(ctx, contract.MirrorKey("Specialist", "s-1")))
 		for {
@@ -135,5 +129,7 @@ func TestMirrorGetListWatch(t *testing.T) {
 		}
 		stop()
 		wait(t, ctx, ended, "the watch to end with its context")
+		_, err = m.Watch(ctx, "Client.User")
+		require.ErrorContains(t, err, "want an object name")
 	})
 }
