@@ -141,14 +141,14 @@ func changeStream(t *testing.T) (*connect.Client, jetstream.JetStream) {
 	return c, js
 }
 
-func publishEvent(t *testing.T, js jetstream.JetStream, subject string, payload []byte) uint64 {
+func publishEvent(t testing.TB, js jetstream.JetStream, subject string, payload []byte) uint64 {
 	t.Helper()
 	ack, err := js.Publish(context.Background(), subject, payload)
 	require.NoError(t, err)
 	return ack.Sequence
 }
 
-func eventJSON(t *testing.T, object, id string) []byte {
+func eventJSON(t testing.TB, object, id string) []byte {
 	t.Helper()
 	b, err := json.Marshal(contract.ChangeEvent{Object: object, ID: id, Data: map[string]any{"N": id}, Version: "v-" + id})
 	require.NoError(t, err)
