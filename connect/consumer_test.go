@@ -335,3 +335,50 @@ func TestConsumeHistory(t *testing.T) {
 		delete(missing, r.RowID)
 	}
 }
+
+// TestConsumeWaitsForTheStream: a service started before the worker
+// made the stream waits for it, then consumes; WithDeliverNew skips what
+// was stored before the consumer was made.
+func TestConsumeWaitsForTheStream(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv := natstest.Server(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	nc, _ := natstest.Connect(t, srv.ClientURL())
+	c, err := connect.New(nc)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Close()) })
+	got := make(chan string, 4)
+	consuming(t, func(ctx context.Context) error {
+		return c.ConsumeChanges(ctx, "early", nil, func(ctx context.Context, e connect.ChangeEvent) error {
+			got <- e.ID
+			return nil
+		})
+	})
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: contract.ChangeStream, Subjects: []string{contract.ChangePrefix + ">"}})
+	require.NoError(t, err)
+	publishEvent(t, js, "connect.change.ClientUser", eventJSON(t, "ClientUser", "old"))
+	require.Equal(t, "old", wait(t, ctx, got, "the event stored once the stream came"))
+
+	fresh := make(chan string, 4)
+	consuming(t, func(ctx context.Context) error {
+		return c.ConsumeChanges(ctx, "fresh", nil, func(ctx context.Context, e connect.ChangeEvent) error {
+			fresh <- e.ID
+			return nil
+		}, connect.WithDeliverNew())
+	})
+	// The consumer exists once it lists among the stream's.
+	for {
+		if _, err := js.Consumer(ctx, contract.ChangeStream, "fresh"); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the consumer was never made")
+		case <-time.After(10 * time.Millisecond): // polling the server: nothing to wait on
+		}
+	}
+	publishEvent(t, js, "connect.change.ClientUser", eventJSON(t, "ClientUser", "new"))
+	require.Equal(t, "new", wait(t, ctx, fresh, "the event stored after the consumer was made"))
+}
