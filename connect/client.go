@@ -35,6 +35,8 @@ type Client struct {
 	kvMu sync.Mutex // protects kv
 	kv   jetstream.KeyValue
 
+	buckets buckets // the files and mirror buckets, bound once
+
 	stop context.CancelFunc
 	done chan struct{} // closed when the watch loop has returned
 }

@@ -19,6 +19,23 @@
 // [ErrService] for the service's own codes; for INVALID_FIELDS it lists
 // each field and what is wrong with it.
 //
+// # Consumers, the mirror and files
+//
+// [Client.ConsumeChanges] and [Client.ConsumeHistory] hand what the
+// bridge produces (the change feed's events, the exports' history rows)
+// to a handler, on a durable pull consumer of the stream: a message is
+// acknowledged once its handler returns nil (the server confirms the
+// acknowledgement), delivered again after a backoff when it returns an
+// error, and terminated when its payload cannot be decoded or names
+// another object than its subject. At most [WithMaxInFlight] handlers
+// run at once, which is also the consumer's MaxAckPending. Each delivery
+// carries the traceparent of the span that published it
+// ([WithHandlerContext] continues the trace). [Client.Mirror] reads the
+// mirror the feeds keep: Get, List, Watch. [Client.PutFile] and
+// [Client.OpenFile] move files through the Object Store bucket; a
+// [FileRef] is a field value of a command ([AttachFile] for the typed
+// operations), and [AsFileRef] recognizes one in a result's data.
+//
 // # Invariants
 //
 //   - A command's id is chosen once (or given with [WithID]) and kept
@@ -42,7 +59,14 @@
 //   - Every reply is hostile: it is decoded with the contract's bounds
 //     and must name its command's id and operation, or it is dropped.
 //   - The client starts one goroutine (the reply timeouts and
-//     reconnections), which [Client.Close] stops.
+//     reconnections), which [Client.Close] stops. A consumer's
+//     goroutines (its fetch loop and one per message handled) end before
+//     it returns; it returns when its context ends.
+//   - What the bridge produced is hostile too: events, rows and mirror
+//     records are decoded with the bounds of results (depth, lengths,
+//     UTF-8), a mirror key must be <Object>.<base64url id>, and a file
+//     reference is opened only in the files bucket, within its size
+//     limit, with the digest it gives.
 //
 // # Failure handling
 //

@@ -42,6 +42,13 @@ var (
 	// ErrService: the service itself refused the command with a code of
 	// its own (OBJECT_NOT_FOUND, OUT_OF_LIMIT…), in ResultError.Code.
 	ErrService = errors.New("connect: refused by the service")
+	// ErrNotFound: the mirror has no record of the object, or the files
+	// bucket no object of the reference's name.
+	ErrNotFound = errors.New("connect: not found")
+	// ErrFileRefused: a file reference was refused: it names another
+	// bucket than the files bucket, its object is larger than the files
+	// bucket takes, or no longer has the reference's digest.
+	ErrFileRefused = errors.New("connect: file reference refused")
 	// ErrNoResult: Lookup found no final result of the command (yet).
 	ErrNoResult = errors.New("connect: no final result")
 	// ErrClosed: the client was closed before the result came.

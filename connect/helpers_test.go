@@ -19,6 +19,7 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/emulator"
+	"github.com/onec-connect/connect-bridge/internal/files"
 	"github.com/onec-connect/connect-bridge/internal/natstest"
 	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/soap"
@@ -41,6 +42,8 @@ type setupOpts struct {
 	gate bool
 	// tracer, when set, is the worker's.
 	tracer trace.TracerProvider
+	// files, when set, gives the worker the files bucket.
+	files bool
 }
 
 // setup starts the server, the sandbox (limits off) and a worker whose
@@ -67,12 +70,18 @@ func setup(t *testing.T, o setupOpts) *bundle {
 		Limits:  quota.Limits{Catalogue: catalog.HourlyLimits, Override: map[string]int{"*": 1 << 30}},
 	})
 	require.NoError(t, err)
-	wnc, _ := natstest.Connect(t, b.srv.ClientURL())
+	wnc, wjs := natstest.Connect(t, b.srv.ClientURL())
+	var store *files.Store
+	if o.files {
+		store, err = files.Open(ctx, files.Config{JetStream: wjs})
+		require.NoError(t, err)
+	}
 	w, err := worker.New(worker.Config{
 		Conn: wnc, API: api, Limiter: lim,
 		Defaults:  worker.OpSettings{MaxWait: worker.Duration(50 * time.Millisecond)},
 		FetchWait: 200 * time.Millisecond,
 		Tracer:    o.tracer,
+		Files:     store,
 	})
 	require.NoError(t, err)
 	wctx, stop := context.WithCancel(context.Background())

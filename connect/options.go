@@ -30,6 +30,7 @@ type config struct {
 	outcomeBucket  string
 	dlqStream      string // the dead-letter stream (dlq.go)
 	dlqPrefix      string // its subject prefix, + operation
+	stores         stores // the mirror and files buckets
 	replyPrefix    string // "" : the connection's inbox prefix
 	replyAllow     []string
 	replyTimeout   time.Duration

@@ -51,13 +51,17 @@ func (r Result) Err() error { return resultError(r) }
 // Decode reads Data into v, as encoding/json would read it from the
 // result's JSON: a pointer to a struct (fields matched by name, or by
 // their json tags), a map or a slice of them for a read's rows.
-func (r Result) Decode(v any) error {
-	b, err := json.Marshal(r.Data)
+func (r Result) Decode(v any) error { return decodeData(r.Data, v, r.Op+" "+r.ID) }
+
+// decodeData reads data (decoded JSON or msgpack) into v through its
+// JSON; what names the value in errors.
+func decodeData(data, v any, what string) error {
+	b, err := json.Marshal(data)
 	if err != nil {
-		return fmt.Errorf("connect: %s %s: data: %w", r.Op, r.ID, err)
+		return fmt.Errorf("connect: %s: data: %w", what, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("connect: %s %s: decode data: %w", r.Op, r.ID, err)
+		return fmt.Errorf("connect: %s: decode data: %w", what, err)
 	}
 	return nil
 }

@@ -1,7 +1,10 @@
 // Package contract is the wire contract between the services that send
 // commands and the worker: subjects, headers, the command and result
 // payloads in JSON and msgpack, the id and reply-subject rules, the
-// redaction of secrets, and the result codes the worker itself gives.
+// redaction of secrets, and the result codes the worker itself gives;
+// and what the bridge produces for its consumers, the change feed's
+// events and mirror records and the exports' history rows (change.go,
+// history.go), decoded with the bounds of results.
 //
 // Every byte of a command is hostile. Invariants:
 //

@@ -6,52 +6,40 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
+	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
 // Default names of the exports' stream, buckets, subjects and headers.
+// The wire names and types (the row, its headers) are the contract's, so
+// that a consumer reads them without this package.
 const (
-	HistoryStream = "CONNECT_HISTORY"
-	HistoryPrefix = "connect.history." // + Operation
+	HistoryStream = contract.HistoryStream
+	HistoryPrefix = contract.HistoryPrefix // + Operation
 	MarkerBucket  = "CONNECT_EXPORTS"
 	LeaseBucket   = "CONNECT_EXPORT_LEASES"
 	// HeaderExport names the export that published a row.
-	HeaderExport = "Connect-Export"
+	HeaderExport = contract.HeaderExport
 	// HeaderRowID is the row's identity: its id column's value, or the
 	// hash of its content (see Row.ID).
-	HeaderRowID = "Connect-Row-Id"
-	headerMsgID = "Nats-Msg-Id"
-	contentType = "Content-Type"
-	jsonType    = "application/json"
+	HeaderRowID = contract.HeaderRowID
+	headerMsgID = contract.HeaderMsgID
+	contentType = contract.HeaderContentType
+	jsonType    = contract.ContentTypeJSON
 )
 
 // Row is one row of a history or statistics read, as an export
-// publishes it: JSON, one message per row.
-type Row struct {
-	// Op is the read, e.g. GetHistoryOfServiceCalls.
-	Op string `json:"op"`
-	// Row holds the row's cells by column name, typed as in results
-	// (times as the service wrote them: wall clocks of its zone).
-	Row map[string]any `json:"row"`
-	// Period is the period read, [From, To), in the account's zone.
-	Period Period `json:"period"`
-	// Seen is when the read was made, UTC.
-	Seen time.Time `json:"seen"`
-}
+// publishes it (contract.HistoryRow).
+type Row = contract.HistoryRow
 
-// Period is the period a row was read in: from From (included) to To
-// (excluded).
-type Period struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
-}
+// Period is the period a row was read in (contract.HistoryPeriod).
+type Period = contract.HistoryPeriod
 
-// MsgID is the Nats-Msg-Id of the row whose identity is id: the
-// operation, a dot and the identity.
-func MsgID(op, id string) string { return op + "." + id }
+// MsgID is the Nats-Msg-Id of the row whose identity is id
+// (contract.HistoryMsgID).
+func MsgID(op, id string) string { return contract.HistoryMsgID(op, id) }
 
 // Subject is where rows of op are published, under prefix.
 func Subject(prefix, op string) string { return prefix + op }
@@ -132,11 +120,5 @@ func rowMap(cols []soap.Column, row []soap.Value) map[string]any {
 	return m
 }
 
-// DecodeRow reads a published row.
-func DecodeRow(payload []byte) (Row, error) {
-	var r Row
-	if err := json.Unmarshal(payload, &r); err != nil {
-		return Row{}, fmt.Errorf("export: row: %w", err)
-	}
-	return r, nil
-}
+// DecodeRow reads a published row (contract.DecodeHistoryRow).
+func DecodeRow(payload []byte) (Row, error) { return contract.DecodeHistoryRow(payload) }

@@ -2,7 +2,6 @@ package feed
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -11,55 +10,35 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
-// Default names of the feeds' streams, buckets and subjects.
+// Default names of the feeds' streams, buckets and subjects. The wire
+// names and types (the event, the mirror record and key) are the
+// contract's, so that a consumer reads them without this package.
 const (
-	ChangeStream  = "CONNECT_CHANGES"
-	ChangePrefix  = "connect.change." // + Object
-	MirrorBucket  = "CONNECT_MIRROR"
+	ChangeStream  = contract.ChangeStream
+	ChangePrefix  = contract.ChangePrefix // + Object
+	MirrorBucket  = contract.MirrorBucket
 	MarkerBucket  = "CONNECT_FEEDS"
 	LeaseBucket   = "CONNECT_FEED_LEASES"
-	HeaderObject  = "Connect-Object-Id"
-	contentType   = "Content-Type"
-	headerMsgID   = "Nats-Msg-Id"
-	jsonType      = "application/json"
-	msgpackType   = "application/msgpack"
+	HeaderObject  = contract.HeaderObjectID
+	contentType   = contract.HeaderContentType
+	headerMsgID   = contract.HeaderMsgID
+	jsonType      = contract.ContentTypeJSON
+	msgpackType   = contract.ContentTypeMsgPack
 	deletedColumn = "Deleted"
 )
 
-// Event is one state of one object, as a feed saw it.
-type Event struct {
-	// Object is the catalogue's object name of the read, e.g. ClientUser.
-	Object string `json:"object" msgpack:"object"`
-	// ID is the object's id: its id column, or the values of its id
-	// columns joined by "/".
-	ID string `json:"id" msgpack:"id"`
-	// Deleted reports that the object is deleted (the row's Deleted).
-	Deleted bool `json:"deleted" msgpack:"deleted"`
-	// Data is the row, keyed by column name, typed as in results.
-	Data map[string]any `json:"data" msgpack:"data"`
-	// Read is the operation that read it.
-	Read string `json:"read" msgpack:"read"`
-	// Seen is when the read was made, UTC.
-	Seen time.Time `json:"seen" msgpack:"seen"`
-	// Version is a hash of Data and Deleted: equal versions, equal states.
-	Version string `json:"version" msgpack:"version"`
-}
+// Event is one state of one object, as a feed saw it (contract.ChangeEvent).
+type Event = contract.ChangeEvent
 
-// MsgID is the event's Nats-Msg-Id: the same state published twice is
-// stored once within the stream's duplicate window.
-func (e Event) MsgID() string { return e.Object + "." + e.ID + "." + e.Version }
+// Record is an object's state in the mirror (contract.MirrorRecord).
+type Record = contract.MirrorRecord
 
-// Subject is where the event is published, under prefix.
-func (e Event) Subject(prefix string) string { return prefix + e.Object }
-
-// MirrorKey is the object's key in the mirror: the object name, a dot,
-// and the id in unpadded base64url (key-value keys allow few characters).
-func MirrorKey(object, id string) string {
-	return object + "." + base64.RawURLEncoding.EncodeToString([]byte(id))
-}
+// MirrorKey is the object's key in the mirror (contract.MirrorKey).
+func MirrorKey(object, id string) string { return contract.MirrorKey(object, id) }
 
 // rowEvent makes the event of one row of a read of object, whose id
 // columns are idCols; seen is when the read was made.
@@ -119,31 +98,8 @@ func encodeEvent(e Event, asMsgpack bool) ([]byte, string, error) {
 	return b, jsonType, err
 }
 
-// DecodeEvent reads an event of either format.
-func DecodeEvent(payload []byte) (Event, error) {
-	var e Event
-	var err error
-	if len(payload) > 0 && payload[0] == '{' {
-		err = json.Unmarshal(payload, &e)
-	} else {
-		err = msgpack.Unmarshal(payload, &e)
-	}
-	if err != nil {
-		return Event{}, fmt.Errorf("feed: event: %w", err)
-	}
-	return e, nil
-}
-
-// Record is an object's state in the mirror (JSON, so that any NATS
-// client can read it).
-type Record struct {
-	Data    map[string]any `json:"data"`
-	Deleted bool           `json:"deleted"`
-	Version string         `json:"version"`
-	Seen    time.Time      `json:"seen"`
-	// Read is the read that saw this state.
-	Read string `json:"read"`
-}
+// DecodeEvent reads an event of either format (contract.DecodeChangeEvent).
+func DecodeEvent(payload []byte) (Event, error) { return contract.DecodeChangeEvent(payload) }
 
 // record is the mirror record of e.
 func record(e Event) Record {
