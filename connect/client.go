@@ -25,6 +25,8 @@ type Client struct {
 	base   string
 	sub    *nats.Subscription
 	status chan nats.Status
+	// soon wakes the watcher for a result to read at once (a duplicate).
+	soon chan struct{}
 	ids    *nuid.NUID // guarded by mu
 
 	mu      sync.Mutex          // protects waiting, seq, ids, closed and each Pending's check times
@@ -88,6 +90,7 @@ func New(nc *nats.Conn, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("connect: subscribe to replies: %w", err)
 	}
 	c.status = nc.StatusChanged(nats.CONNECTED)
+	c.soon = make(chan struct{}, 1)
 	ctx, stop := context.WithCancel(context.Background())
 	c.stop = stop
 	go c.watch(ctx)

@@ -108,6 +108,10 @@ func (c *Client) published(p *Pending, now time.Time) {
 	p.nextCheck = now.Add(p.backoff)
 	if p.duplicate {
 		p.nextCheck = now
+		select {
+		case c.soon <- struct{}{}:
+		default: // the watcher is woken already
+		}
 	}
 }
 
@@ -150,6 +154,8 @@ func (c *Client) watch(ctx context.Context) {
 			return
 		case <-c.status:
 			c.recheck(ctx, time.Time{})
+		case <-c.soon:
+			c.recheck(ctx, time.Now())
 		case now := <-tick.C:
 			c.recheck(ctx, now)
 		}
