@@ -27,7 +27,7 @@ type Client struct {
 	status chan nats.Status
 	// soon wakes the watcher for a result to read at once (a duplicate).
 	soon chan struct{}
-	ids    *nuid.NUID // guarded by mu
+	ids  *nuid.NUID // guarded by mu
 
 	mu      sync.Mutex          // protects waiting, seq, ids, closed and each Pending's check times
 	waiting map[string]*Pending // by reply token
