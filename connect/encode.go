@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 
@@ -63,8 +64,11 @@ func (c *Client) encode(cmd Command, fields bool) ([]byte, error) {
 	if err := contract.ValidID(cmd.ID); err != nil {
 		return nil, local(contract.CodeInvalidCommand, err.Error())
 	}
-	cat, ok := catalog.Lookup(name)
-	if !ok {
+	cat, known := catalog.Lookup(name)
+	switch {
+	case name == "" || strings.ContainsAny(name, ".*> \t\r\n"):
+		return nil, local(contract.CodeUnknownOperation, fmt.Sprintf("operation %q is not a subject token", name))
+	case !known && !c.cfg.unknownOps:
 		return nil, local(contract.CodeUnknownOperation, fmt.Sprintf("no operation %q in the API", name))
 	}
 	fs, err := cmd.Op.CommandFields()
@@ -86,8 +90,8 @@ func (c *Client) encode(cmd Command, fields bool) ([]byte, error) {
 	if err != nil {
 		return nil, local(contract.CodeInvalidCommand, err.Error())
 	}
-	if !fields {
-		return payload, nil
+	if !fields || !known {
+		return payload, nil // an unknown operation's fields are the worker's to check
 	}
 	lim := catalog.FieldLimits{MaxUnknownBytes: c.cfg.maxFieldBytes, Objects: objectRef}
 	if _, err := cat.FieldsWithin(decoded.Fields, lim); err != nil {

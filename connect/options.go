@@ -40,6 +40,7 @@ type config struct {
 	maxFieldBytes  int
 	maxCommand     int
 	validate       bool
+	unknownOps     bool // publish operations the catalogue lacks (WithUnknownOperations)
 	// headers, when set, adds headers to each command from its context.
 	headers func(ctx context.Context, h nats.Header)
 }
@@ -209,6 +210,18 @@ func WithMaxCommandBytes(n int) Option {
 func WithoutValidation() Option {
 	return func(c *config) error {
 		c.validate = false
+		return nil
+	}
+}
+
+// WithUnknownOperations publishes operations that are not in the
+// client's catalogue, their fields unchecked, instead of refusing them
+// with UNKNOWN_OPERATION: for a worker whose catalogue is newer than the
+// client's (one that is not answers UNKNOWN_OPERATION). The name must
+// still be a subject token.
+func WithUnknownOperations() Option {
+	return func(c *config) error {
+		c.unknownOps = true
 		return nil
 	}
 }

@@ -362,12 +362,14 @@ results when stdout is the same terminal, are written above the bars.
 Nothing is drawn when stderr is not a terminal; the summary lines are
 the same either way.
 
+Commands are published in order, through the Go SDK (package connect).
 -wait subscribes to a private reply inbox (header Connect-Reply-To) before
 publishing and prints each command's result on stdout, one JSON object a
 line, then a summary on stderr: counts by code, elapsed time, and the ids
 still missing at -timeout. A command the stream already had (same
 Nats-Msg-Id within its duplicate window) never reaches the worker again: its
-result is read from the outcome bucket, waiting until it is final.
+result is read from the outcome bucket, until it is final; so is that of a
+command whose reply does not come within 30s.
 
 enqueue result prints stored results by id: with -op from the outcome bucket
 (one read per id); without -op by scanning the whole result stream, which

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onec-connect/connect-bridge/connect"
 	"github.com/onec-connect/connect-bridge/internal/catalog"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 	"github.com/onec-connect/connect-bridge/internal/quota"
@@ -49,6 +50,11 @@ type Config struct {
 	// AckTimeout bounds the wait for one publish's acknowledgement.
 	// Defaults to 30s.
 	AckTimeout time.Duration
+	// ReplyTimeout is how long, with Wait, a command waits for its reply
+	// before its result is read from the outcome bucket, then again
+	// after twice as long each time (connect.WithReplyTimeout); a
+	// duplicate's is read at once. Defaults to 30s.
+	ReplyTimeout time.Duration
 	// Bucket is the outcome key-value bucket. Defaults to
 	// contract.OutcomeBucket.
 	Bucket string
@@ -115,6 +121,7 @@ func New(nc *nats.Conn, cfg Config) (*Client, error) {
 	cfg.Timeout = cmp.Or(cfg.Timeout, 2*time.Minute)
 	cfg.MaxPending = cmp.Or(cfg.MaxPending, 4096)
 	cfg.AckTimeout = cmp.Or(cfg.AckTimeout, 30*time.Second)
+	cfg.ReplyTimeout = cmp.Or(cfg.ReplyTimeout, 30*time.Second)
 	cfg.Bucket = cmp.Or(cfg.Bucket, contract.OutcomeBucket)
 	cfg.ResultStream = cmp.Or(cfg.ResultStream, contract.ResultStream)
 	cfg.ProgressEvery = cmp.Or(cfg.ProgressEvery, 200*time.Millisecond)
@@ -143,8 +150,8 @@ func New(nc *nats.Conn, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("enqueue: timeout %s is negative", cfg.Timeout)
 	case cfg.MaxPending < 0:
 		return nil, fmt.Errorf("enqueue: max pending %d is negative", cfg.MaxPending)
-	case cfg.AckTimeout < 0:
-		return nil, fmt.Errorf("enqueue: ack timeout %s is negative", cfg.AckTimeout)
+	case cfg.AckTimeout < 0 || cfg.ReplyTimeout < 0:
+		return nil, fmt.Errorf("enqueue: ack timeout %s or reply timeout %s is negative", cfg.AckTimeout, cfg.ReplyTimeout)
 	case cfg.ProgressEvery < 0 || cfg.EstimateEvery < 0:
 		return nil, fmt.Errorf("enqueue: progress period %s or estimate period %s is negative", cfg.ProgressEvery, cfg.EstimateEvery)
 	case cfg.CallTime < 0:
@@ -155,9 +162,7 @@ func New(nc *nats.Conn, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("enqueue: max rows of %s: %d, want at least 1", op, n)
 		}
 	}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
-		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: jetstream: %w", err)
 	}
@@ -179,35 +184,43 @@ func ParseFormat(s string) (contract.Format, error) {
 	return 0, fmt.Errorf(`enqueue: format %q: want "json" or "msgpack"`, s)
 }
 
-// message builds the JetStream message of c: subject, payload in the
-// client's format, and headers. reply is the reply inbox, empty when not
-// waiting.
-func (cl *Client) message(c Command, reply string) (*nats.Msg, error) {
-	fields := c.Fields
+// sdk returns a connect.Client on the client's connection, publishing
+// as the flags say. Commands are checked by enqueue's own rules (the
+// source's parse), so the SDK publishes operations it does not know and
+// leaves the fields to the worker. The caller closes it.
+func (cl *Client) sdk() (*connect.Client, error) {
+	f := connect.JSON
 	if cl.format == contract.MsgPack {
-		// msgpack has no arbitrary-precision number: json.Number must
-		// become a native number, and one that cannot be exactly is
-		// refused rather than rounded.
-		v, err := nativeNumbers(fields)
-		if err != nil {
-			return nil, err
-		}
-		fields = v.(map[string]any)
+		f = connect.MsgPack
 	}
-	payload, err := contract.EncodeCommand(cl.format, contract.Command{ID: c.ID, Fields: fields})
+	c, err := connect.New(cl.nc,
+		connect.WithCommandPrefix(cl.cfg.SubjectPrefix),
+		connect.WithOutcomeBucket(cl.cfg.Bucket),
+		connect.WithFormat(f),
+		connect.WithoutValidation(),
+		connect.WithUnknownOperations(),
+		connect.WithMaxCommandBytes(MaxLineBytes),
+		connect.WithPublishTimeout(cl.cfg.AckTimeout),
+		connect.WithReplyTimeout(cl.cfg.ReplyTimeout))
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", cl.format, err)
+		return nil, fmt.Errorf("enqueue: %w", err)
 	}
-	m := nats.NewMsg(cl.cfg.SubjectPrefix + c.Op)
-	m.Data = payload
-	m.Header.Set(contract.HeaderMsgID, c.ID)
-	if cl.format == contract.JSON {
-		m.Header.Set(contract.HeaderContentType, contract.ContentTypeJSON)
+	return c, nil
+}
+
+// fields returns c's fields as the client's format carries them.
+func (cl *Client) fields(c Command) (map[string]any, error) {
+	if cl.format != contract.MsgPack {
+		return c.Fields, nil // json.Number is written digit for digit
 	}
-	if reply != "" {
-		m.Header.Set(contract.HeaderReplyTo, reply)
+	// msgpack has no arbitrary-precision number: json.Number must become
+	// a native number, and one that cannot be exactly is refused rather
+	// than rounded.
+	v, err := nativeNumbers(c.Fields)
+	if err != nil {
+		return nil, err
 	}
-	return m, nil
+	return v.(map[string]any), nil
 }
 
 // nativeNumbers returns v with every json.Number replaced by an int64,

@@ -6,11 +6,16 @@
 //
 // A [Source] yields commands, from command-line arguments ([ParseArgs]) or
 // from JSON lines ([Lines], [OpenFile]). [Client.Publish] publishes them
-// asynchronously to the command stream (subject prefix + operation), one
-// message per command with the header Nats-Msg-Id set to the command id,
-// and with --wait collects one result per id on a private reply inbox
-// named in the Connect-Reply-To header. [Client.Results] reads results
-// back by id, from the outcome bucket or by scanning the result stream.
+// through the Go SDK (package connect, a connect.Loader): in input order,
+// subject prefix + operation, the command id as Nats-Msg-Id, and with
+// --wait the SDK client's reply subject (under the connection's inbox
+// prefix) in Connect-Reply-To, whose results the SDK matches to their
+// commands and hands to enqueue's output, summary and bars. What the SDK
+// does (the headers, the reply subscription, reading the outcome bucket
+// for duplicates and lost replies) is not done here again, so the tool
+// and the library cannot drift apart. [Client.Results] reads results
+// back by id: with the operation through the SDK's Lookup, without it by
+// scanning the result stream.
 // The connection settings come from package natsconn, shared with the
 // worker.
 //
@@ -33,13 +38,11 @@
 //   - Every published command has a unique, non-empty id: a command
 //     without one gets enq-<unix nanos>-<counter>, and the generated id is
 //     reported on the diagnostics writer.
-//   - The reply inbox is subscribed, and the subscription flushed to the
-//     server, before the first command is published, so no result can be
-//     missed.
+//   - Commands are published in input order (the worker applies those of
+//     one object in publish order), at most Config.MaxPending of them
+//     unacknowledged.
 //   - At most one result per id is printed: the worker is at-least-once,
-//     and a duplicate publish may be answered both by the reply inbox and
-//     by the outcome bucket.
-//   - At most Config.MaxPending publishes are in flight, unacknowledged.
+//     and an id may repeat in the input.
 //   - Secrets (password, token, URL user info) never appear in errors or
 //     output.
 //   - The quota ledger is only read, never created nor written: looking
@@ -51,13 +54,16 @@
 //
 //   - A malformed command line is reported with its line number and
 //     counted; the run goes on with the next line.
-//   - A publish JetStream refuses or does not acknowledge counts as failed;
-//     its result is not waited for.
+//   - A publish JetStream refuses or does not acknowledge counts as failed,
+//     and is not retried (a retry would land after later commands); its
+//     result is not waited for. A command the SDK refuses to publish (a
+//     payload too large) counts as malformed.
 //   - A publish JetStream acknowledges as a duplicate (the stream already
 //     had that Nats-Msg-Id within its duplicate window) never reaches the
-//     worker again, so with --wait its result is read from the outcome
-//     bucket, watching the key until the outcome is final or the wait
-//     times out.
+//     worker again, so with --wait the SDK reads its result from the
+//     outcome bucket, again with backoff until the outcome is final or
+//     the wait times out; a reply that does not come within
+//     Config.ReplyTimeout is read from there too.
 //   - When the ledger cannot be read (no bucket: workers with
 //     --local-quota; a NATS user not allowed to read it), the estimate
 //     says so once on the diagnostics writer and in its text, and takes

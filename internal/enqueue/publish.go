@@ -12,9 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/onec-connect/connect-bridge/connect"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 )
 
@@ -82,19 +80,18 @@ func (s Summary) problems() string {
 const (
 	statePending = iota // published or being published, no result yet
 	stateDone           // result received
-	stateFailed         // publish failed: no result will come
+	stateFailed         // publish failed or refused: no result will come
 )
 
 // entry is what a publish run knows of one command id.
 type entry struct {
-	op       string
-	state    int
-	watching bool // its outcome is being watched in the bucket
+	op        string
+	state     int
+	duplicate bool // the stream had it already: its result is the outcome bucket's
 }
 
 // publishRun is the state of one Publish call, shared by the publishing
-// loop, the acknowledgement loop, the reply subscription and the bucket
-// watchers.
+// loop, the acknowledgement loop and the loop of results.
 type publishRun struct {
 	cl    *Client
 	src   string
@@ -113,7 +110,6 @@ type publishRun struct {
 	entries map[string]*entry // by id
 	order   []string          // ids in input order
 	sum     Summary
-	dups    []string       // ids acknowledged as duplicates, to watch
 	open    int            // pending ids (when waiting)
 	acked   bool           // every publish was acknowledged or failed
 	done    chan struct{}  // closed once acked and open is 0
@@ -129,14 +125,29 @@ type publishRun struct {
 type pubAck struct {
 	id, op, where string
 	first         bool // the first publish of its id in this run
-	f             jetstream.PubAckFuture
+	ld            *connect.Loaded
 }
 
-// Publish publishes every command of src and, with Config.Wait, waits for
-// their results and prints them to Stdout as JSON lines. Notes and the
-// closing summary go to Stderr. The error wraps ErrIncomplete when the
-// summary is not OK; the summary is returned in every case.
+// Publish publishes every command of src, in order, through the SDK's
+// loader and, with Config.Wait, waits for their results and prints them
+// to Stdout as JSON lines. Notes and the closing summary go to Stderr.
+// The error wraps ErrIncomplete when the summary is not OK; the summary
+// is returned in every case.
 func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
+	// The SDK subscribes to the client's reply subjects before anything
+	// is published, sets each command's Nats-Msg-Id and reply subject,
+	// and reads from the outcome bucket the results of duplicates and of
+	// replies that did not come.
+	sdk, err := cl.sdk()
+	if err != nil {
+		return Summary{}, err
+	}
+	defer func() { _ = sdk.Close() }()
+	ld, err := sdk.NewLoader(cl.cfg.MaxPending)
+	if err != nil {
+		return Summary{}, fmt.Errorf("enqueue: %w", err)
+	}
+	defer ld.Close()
 	start := cl.cfg.Now()
 	r := &publishRun{
 		cl: cl, src: src.Name, total: src.Total, start: start, wait: cl.cfg.Wait,
@@ -158,47 +169,41 @@ func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 		r.est = newEstimator(cl.quota, cl.cfg.MaxRows, cl.cfg.CallTime, cl.cfg.Now, r.note)
 	}
 
-	var reply string
-	if r.wait {
-		reply = cl.nc.NewInbox()
-		sub, err := cl.nc.Subscribe(reply, r.onResult)
-		if err != nil {
-			return r.sum, fmt.Errorf("enqueue: subscribe to the reply inbox: %w", err)
-		}
-		defer func() { _ = sub.Unsubscribe() }()
-		// Results must never be dropped as a slow consumer: the inbox
-		// receives at most one message per command (plus duplicates).
-		if err := sub.SetPendingLimits(-1, -1); err != nil {
-			return r.sum, fmt.Errorf("enqueue: reply inbox: %w", err)
-		}
-		// The server must know the subscription before the worker can
-		// answer the first command.
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = cl.nc.FlushWithContext(fctx)
-		cancel()
-		if err != nil {
-			return r.sum, fmt.Errorf("enqueue: subscribe to the reply inbox: %w", err)
-		}
-	}
-	// No CleanupPublisher at the end: every publish is acknowledged or
-	// failed by then, the ack subscription is reused by the next Publish
-	// and ends with the connection, and nats.go v1.55 can leak its
-	// reconnect watcher when the publisher is cleaned up right after the
-	// first publish.
-
 	stopProgress := r.startProgress(ctx)
 	defer stopProgress() // a no-op when it already ran
 
+	// Results are handed over by one goroutine, until the summary.
+	rctx, stopResults := context.WithCancel(ctx)
+	defer stopResults()
+	var results sync.WaitGroup
+	if r.wait {
+		results.Go(func() {
+			for {
+				replies, err := ld.Next(rctx)
+				if err != nil {
+					return
+				}
+				for _, rep := range replies {
+					r.deliver(rep)
+				}
+			}
+		})
+	}
 	// Acknowledgements are awaited in publish order by one goroutine; the
-	// channel holds as many as JetStream keeps in flight.
+	// channel holds as many as the loader keeps in flight.
 	acks := make(chan pubAck, cl.cfg.MaxPending)
 	var ackers sync.WaitGroup
 	ackers.Go(func() {
 		for a := range acks {
-			r.awaitAck(ctx, a)
+			dup, err := ld.Stored(ctx, a.ld)
+			if err != nil {
+				r.failed(a.id, a.where, a.first, err)
+				continue
+			}
+			r.ack(a, dup)
 		}
 	})
-	r.publishAll(ctx, src, reply, start, acks)
+	r.publishAll(ctx, ld, src, start, acks)
 	close(acks)
 	ackers.Wait()
 	r.mu.Lock()
@@ -208,6 +213,8 @@ func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 	if r.wait {
 		r.collect(ctx)
 	}
+	stopResults()
+	results.Wait()
 	stopProgress()
 	sum := r.finish(start)
 	r.printSummary(sum)
@@ -222,7 +229,7 @@ func (cl *Client) Publish(ctx context.Context, src Source) (Summary, error) {
 
 // publishAll publishes the commands of src and hands each publish to the
 // acknowledgement loop.
-func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, start time.Time, acks chan<- pubAck) {
+func (r *publishRun) publishAll(ctx context.Context, ld *connect.Loader, src Source, start time.Time, acks chan<- pubAck) {
 	generated := 0
 	seen := map[string]bool{} // operations given to the estimator
 	for c, err := range src.Commands {
@@ -235,7 +242,8 @@ func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, s
 		}
 		where := r.where(c)
 		// Every command needs an id: it is the Nats-Msg-Id that makes a
-		// retried publish harmless, and the key of its result.
+		// retried publish harmless, and the key of its result. The SDK
+		// would make one too, but enqueue's are reported and time-ordered.
 		if c.ID == "" {
 			generated++
 			c.ID = fmt.Sprintf("enq-%d-%d", start.UnixNano(), generated)
@@ -246,7 +254,7 @@ func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, s
 		}
 		// Encoding fails only on the command itself (a number msgpack
 		// cannot carry exactly), so it counts as malformed, not failed.
-		m, err := r.cl.message(c, reply)
+		fields, err := r.cl.fields(c)
 		if err != nil {
 			r.malformed(&LineError{Source: src.Name, Line: c.Line, Err: err})
 			continue
@@ -258,15 +266,22 @@ func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, s
 			r.est.addOp(ctx, c.Op)
 		}
 		// Registered before the publish: the worker may answer before
-		// PublishMsgAsync even returns, and the result must find its id.
+		// Publish even returns, and the result must find its id. A
+		// repeated id is published without waiting: the stream drops it.
 		first := r.register(c, where)
-		f, err := r.cl.publishAsync(ctx, m)
+		cmd := connect.Command{ID: c.ID, Op: connect.Raw{Op: c.Op, Fields: fields}}
+		l, err := ld.Publish(ctx, cmd, r.wait && first)
 		if err != nil {
+			var re *connect.ResultError
+			if errors.As(err, &re) && re.Local {
+				r.refused(c.ID, first, &LineError{Source: src.Name, Line: c.Line, Err: err})
+				continue
+			}
 			r.failed(c.ID, where, first, err)
 			continue
 		}
 		select {
-		case acks <- pubAck{id: c.ID, op: c.Op, where: where, first: first, f: f}:
+		case acks <- pubAck{id: c.ID, op: c.Op, where: where, first: first, ld: l}:
 		case <-ctx.Done():
 			r.failed(c.ID, where, first, ctx.Err())
 			return
@@ -274,169 +289,31 @@ func (r *publishRun) publishAll(ctx context.Context, src Source, reply string, s
 	}
 }
 
-// publishAsync publishes m, waiting while JetStream has MaxPending
-// publishes in flight.
-func (cl *Client) publishAsync(ctx context.Context, m *nats.Msg) (jetstream.PubAckFuture, error) {
-	for {
-		f, err := cl.js.PublishMsgAsync(m)
-		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-			return f, err
-		}
-		// PublishMsgAsync waited its stall time already: try again
-		// unless the run is over.
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// awaitAck waits for one publish's acknowledgement.
-func (r *publishRun) awaitAck(ctx context.Context, a pubAck) {
-	select {
-	case ack := <-a.f.Ok():
-		r.ack(a, ack.Duplicate)
-	case err := <-a.f.Err():
-		r.failed(a.id, a.where, a.first, err)
-	case <-ctx.Done():
-		r.failed(a.id, a.where, a.first, ctx.Err())
-	}
-}
-
 // collect waits until every published command has its result, the
-// timeout passes or ctx ends. Duplicates are looked up in the outcome
-// bucket meanwhile.
+// timeout passes or ctx ends.
 func (r *publishRun) collect(ctx context.Context) {
 	r.mu.Lock()
 	r.acked = true
 	r.checkDone()
-	dups := slices.Clone(r.dups)
 	r.mu.Unlock()
-
-	// Watchers end with the wait, so no goroutine outlives Publish.
-	wctx, cancel := context.WithCancel(ctx)
-	var watchers sync.WaitGroup
-	if len(dups) > 0 {
-		r.watchOutcomes(wctx, &watchers, dups)
-	}
 	// The timeout starts once everything is published: publishing a big
 	// file under back-pressure is not time spent waiting for the worker.
 	timer := time.NewTimer(r.cl.cfg.Timeout)
+	defer timer.Stop()
 	select {
 	case <-r.done:
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	timer.Stop()
-	cancel()
-	watchers.Wait()
-}
-
-// watchChunk is how many outcome keys one bucket watcher filters on.
-const watchChunk = 256
-
-// watchOutcomes starts watchers of the outcome keys of the duplicate ids,
-// which deliver each final outcome's result until ctx ends.
-func (r *publishRun) watchOutcomes(ctx context.Context, wg *sync.WaitGroup, ids []string) {
-	kv, err := r.cl.js.KeyValue(ctx, r.cl.cfg.Bucket)
-	if err != nil {
-		r.note("%d duplicates: cannot read their outcomes from bucket %s: %v", len(ids), r.cl.cfg.Bucket, err)
-		return
-	}
-	// One watcher per chunk of keys rather than per key: a re-run of a
-	// whole file makes every command a duplicate, and thousands of
-	// consumers would load the server. Chunks keep each consumer's filter
-	// list (sent in one API request) small.
-	keys := map[string]string{} // outcome key → id
-	r.mu.Lock()
-	for _, id := range ids {
-		op := r.entries[id].op
-		key := contract.OutcomeKey(op, id)
-		if !validKey(key) {
-			r.note("%s (%s): duplicate whose outcome key %q is not a valid key", id, op, key)
-			continue
-		}
-		keys[key] = id
-	}
-	r.mu.Unlock()
-	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(keys)), watchChunk) {
-		want := make(map[string]string, len(chunk))
-		for _, k := range chunk {
-			want[k] = keys[k]
-		}
-		wg.Go(func() { r.watchKeys(ctx, kv, want) })
-	}
-}
-
-// watchKeys watches the outcome keys of want (key → id) until each is
-// final or ctx ends. The watcher delivers each key's current value first,
-// so an outcome stored before the watch started is not missed.
-func (r *publishRun) watchKeys(ctx context.Context, kv jetstream.KeyValue, want map[string]string) {
-	w, err := kv.WatchFiltered(ctx, slices.Collect(maps.Keys(want)))
-	if err != nil {
-		r.note("watch %d outcomes in bucket %s: %v", len(want), r.cl.cfg.Bucket, err)
-		return
-	}
-	defer func() { _ = w.Stop() }()
-	for len(want) > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue // end of the initial values, or a delete
-			}
-			id, ok := want[e.Key()]
-			if !ok {
-				continue
-			}
-			o, err := contract.DecodeOutcome(e.Value())
-			if err != nil {
-				r.note("%s: outcome in bucket %s: %v", id, r.cl.cfg.Bucket, err)
-				continue
-			}
-			if o.State != contract.StateFinal {
-				continue // sent to the API; the final outcome follows
-			}
-			res := *o.Result
-			res.ID = id
-			r.deliver(res, false)
-			delete(want, e.Key())
-		}
-	}
-}
-
-// validKey reports whether k is a valid key-value key.
-func validKey(k string) bool {
-	if k == "" || k[0] == '.' || k[len(k)-1] == '.' {
-		return false
-	}
-	for _, c := range []byte(k) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '/' || c == '=' || c == '.'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// onResult handles a message on the reply inbox.
-func (r *publishRun) onResult(m *nats.Msg) {
-	res, err := contract.DecodeResult(m.Data)
-	if err != nil {
-		r.note("unreadable result on the reply inbox: %v", err)
-		return
-	}
-	r.deliver(res, true)
 }
 
 // deliver records and prints the first result of a pending id; later
-// ones (the worker is at-least-once) are ignored. inbox says it came on
-// the reply inbox, from a call of this run.
-func (r *publishRun) deliver(res contract.Result, inbox bool) {
+// ones (the worker is at-least-once, an id may repeat) are ignored.
+func (r *publishRun) deliver(rep connect.Reply) {
+	if rep.Result.Code == "" {
+		return // no result: the SDK client was closed first
+	}
+	res := resultOf(rep.Result, rep.Err)
 	line, err := json.Marshal(res)
 	if err != nil {
 		r.note("%s: result cannot be printed as JSON: %v", res.ID, err)
@@ -444,8 +321,7 @@ func (r *publishRun) deliver(res contract.Result, inbox bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Ignored: results after the summary, ids this run did not publish
-	// (none should reach a private inbox), a second result of an id, and
+	// Ignored: results after the summary, a second result of an id, and
 	// results of ids whose publish failed (the summary already counts
 	// them as failed).
 	e := r.entries[res.ID]
@@ -453,21 +329,37 @@ func (r *publishRun) deliver(res contract.Result, inbox bool) {
 		return
 	}
 	e.state = stateDone
-	if !e.watching {
+	if !e.duplicate {
 		r.waiting[e.op]--
 	}
 	r.sum.Results++
 	r.sum.ByCode[res.Code]++
 	r.open--
 	r.checkDone()
-	// Only the inbox's results count for the estimate: a duplicate's
-	// outcome was decided by a call of an earlier run. Observed under
-	// r.mu, so that the estimate sees commands waiting and calls
-	// answered as of one moment.
-	if inbox && r.est != nil {
+	// Only results of this run's calls count for the estimate: a
+	// duplicate's outcome was decided by a call of an earlier run.
+	// Observed under r.mu, so that the estimate sees commands waiting
+	// and calls answered as of one moment.
+	if !e.duplicate && r.est != nil {
 		r.est.observe(e.op, res)
 	}
 	_, _ = r.stdout.Write(append(line, '\n'))
+}
+
+// resultOf is the SDK's result as the worker wrote it, for printing.
+func resultOf(r connect.Result, err error) contract.Result {
+	out := contract.Result{
+		ID: r.ID, Op: r.Op, Code: r.Code, Data: r.Data, Error: r.Message,
+		Batch: r.Batch, Row: r.Row, Rows: r.Rows, Attempts: r.Attempts,
+		CollapsedInto: r.CollapsedInto, At: r.At,
+	}
+	var re *connect.ResultError
+	if errors.As(err, &re) {
+		for _, f := range re.Fields {
+			out.Fields = append(out.Fields, contract.FieldProblem{Field: f.Field, Problem: f.Problem})
+		}
+	}
+	return out
 }
 
 // register records a command about to be published and reports whether
@@ -499,17 +391,16 @@ func (r *publishRun) ack(a pubAck, dup bool) {
 		return
 	}
 	// The stream already had this Nats-Msg-Id: the worker will never see
-	// this publish, so its result cannot come on this run's inbox.
+	// this publish; the SDK reads its result from the outcome bucket.
 	r.sum.Duplicates++
 	e := r.entries[a.id]
 	if !r.wait {
 		r.noteLocked("%s: id %s is a duplicate: the stream already had it, the worker will not run it again (see: enqueue result --op %s %s)", a.where, a.id, a.op, a.id)
 		return
 	}
-	if e.state == statePending && !e.watching {
-		e.watching = true
+	if a.first && e.state == statePending && !e.duplicate {
+		e.duplicate = true
 		r.waiting[e.op]--
-		r.dups = append(r.dups, a.id)
 	}
 }
 
@@ -520,12 +411,36 @@ func (r *publishRun) failed(id, where string, first bool, err error) {
 	defer r.mu.Unlock()
 	r.sum.Failed++
 	r.noteLocked("%s: publish %s: %v", where, id, err)
+	r.lostLocked(id, first)
+}
+
+// lostLocked records that no result of id will come, when first is its
+// first command. r.mu is held.
+func (r *publishRun) lostLocked(id string, first bool) {
 	if e := r.entries[id]; first && e.state == statePending {
 		e.state = stateFailed
-		if !e.watching {
+		if !e.duplicate {
 			r.waiting[e.op]--
 		}
 		r.lost++
+		r.open--
+		r.checkDone()
+	}
+}
+
+// refused records a command the SDK refused to publish (its payload is
+// too large): malformed, as a command that cannot be encoded is.
+func (r *publishRun) refused(id string, first bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sum.Malformed++
+	r.noteLocked("%v", err)
+	// Not a command of the run after all: it never counted as read twice.
+	if e := r.entries[id]; first && e.state == statePending {
+		e.state = stateFailed
+		r.waiting[e.op]--
+		r.byOp[e.op]--
+		r.sum.Commands--
 		r.open--
 		r.checkDone()
 	}
@@ -586,7 +501,7 @@ func (r *publishRun) printSummary(s Summary) {
 		fmt.Fprintf(w, "enqueue: %d missing, no result within %s:\n", len(s.Missing), r.cl.cfg.Timeout)
 		for _, id := range s.Missing {
 			e := r.entries[id]
-			if e.watching {
+			if e.duplicate {
 				fmt.Fprintf(w, "  %s (%s): duplicate, no final outcome in bucket %s\n", id, e.op, r.cl.cfg.Bucket)
 				continue
 			}

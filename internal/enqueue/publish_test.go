@@ -30,7 +30,7 @@ func TestPublishArgs(t *testing.T) {
 	}{
 		{name: "json by default", contentType: contract.ContentTypeJSON, wantFormat: contract.JSON},
 		{name: "json", format: "json", contentType: contract.ContentTypeJSON, wantFormat: contract.JSON},
-		{name: "msgpack", format: "msgpack", wantFormat: contract.MsgPack},
+		{name: "msgpack", format: "msgpack", contentType: contract.ContentTypeMsgPack, wantFormat: contract.MsgPack},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,12 +291,12 @@ func TestWaitDuplicate(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		seen := b.fakeWorker(t, success)
-		first := b.client(t, enqueue.Config{Wait: true})
+		first := b.client(t, enqueue.Config{Wait: true, ReplyTimeout: time.Second})
 		_, err := first.Publish(testContext(t), args(t, false, "ClientUserEdit", `{"id":"d-1"}`))
 		require.NoError(t, err)
 		b.stdout = &proctest.Buffer{}
 
-		again := b.client(t, enqueue.Config{Wait: true})
+		again := b.client(t, enqueue.Config{Wait: true, ReplyTimeout: time.Second})
 		sum, err := again.Publish(testContext(t), args(t, false, "ClientUserEdit", `{"id":"d-1"}`))
 		require.NoError(t, err)
 		require.Equal(t, 1, sum.Duplicates)
@@ -320,7 +320,7 @@ func TestWaitDuplicate(t *testing.T) {
 		require.NoError(t, err)
 		b.putOutcome(t, "ClientUserEdit", "d-2", contract.Outcome{State: contract.StateSent, Batch: "b-7"})
 
-		cl := b.client(t, enqueue.Config{Wait: true})
+		cl := b.client(t, enqueue.Config{Wait: true, ReplyTimeout: time.Second})
 		type outcome struct {
 			sum enqueue.Summary
 			err error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onec-connect/connect-bridge/connect"
 	"github.com/onec-connect/connect-bridge/internal/contract"
 )
 
@@ -86,42 +87,27 @@ func (cl *Client) Results(ctx context.Context, op string, ids []string) (Summary
 	return sum, nil
 }
 
-// fromBucket reads the final outcomes of op's ids from the outcome bucket.
+// fromBucket reads the final results of op's ids from the outcome
+// bucket, with the SDK's Lookup.
 func (cl *Client) fromBucket(ctx context.Context, op string, ids []string) (map[string]contract.Result, error) {
-	kv, err := cl.js.KeyValue(ctx, cl.cfg.Bucket)
+	sdk, err := cl.sdk()
 	if err != nil {
-		return nil, fmt.Errorf("enqueue: outcome bucket %s: %w", cl.cfg.Bucket, err)
+		return nil, err
 	}
+	defer func() { _ = sdk.Close() }()
 	found := map[string]contract.Result{}
 	for _, id := range ids {
-		// Keys are op.base64url(id), so any id is a valid key once the
-		// operation is; a bad operation fails every id alike.
-		key := contract.OutcomeKey(op, id)
-		if !validKey(key) {
-			return nil, fmt.Errorf("enqueue: operation %q: outcome key %q is not a valid key", op, key)
-		}
-		e, err := kv.Get(ctx, key)
+		res, err := sdk.Lookup(ctx, op, id)
+		var re *connect.ResultError
 		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): no outcome in bucket %s\n", id, op, cl.cfg.Bucket)
+		case errors.Is(err, connect.ErrNoResult):
+			// Not there, or sent to the API and not decided yet.
+			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): no final outcome in bucket %s\n", id, op, cl.cfg.Bucket)
 			continue
-		case err != nil:
+		case err != nil && !errors.As(err, &re):
 			return nil, fmt.Errorf("enqueue: outcome of %s (%s): %w", id, op, err)
 		}
-		o, err := contract.DecodeOutcome(e.Value())
-		if err != nil {
-			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): %v\n", id, op, err)
-			continue
-		}
-		if o.State != contract.StateFinal {
-			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): sent to the API, no final outcome yet\n", id, op)
-			continue
-		}
-		// The key names the id; a record whose result lost its id still
-		// answers for it.
-		res := *o.Result
-		res.ID = id
-		found[id] = res
+		found[id] = resultOf(res, err)
 	}
 	return found, nil
 }
