@@ -78,6 +78,11 @@ type BulkSummary struct {
 // (the summary then says how far it got; the commands published go on
 // and their results stay in the outcome bucket). A command ids are
 // generated for keeps its id across retries of its publish, as in Do.
+//
+// Publishes run concurrently and are retried on their own, so the stream
+// may store two commands in another order than cmds gives them: for a
+// sequence of edits of the same objects, whose order the worker keeps,
+// use a Loader (NewLoader), which publishes in order.
 func (c *Client) Bulk(ctx context.Context, cmds iter.Seq[Command], each func(Reply), opts ...BulkOption) (BulkSummary, error) {
 	cfg := bulkConfig{inFlight: 64, maxWaiting: 10_000}
 	for _, o := range opts {
