@@ -134,6 +134,12 @@ func (c *Client) Do(ctx context.Context, op Operation, opts ...CommandOption) (R
 	if err != nil {
 		return Result{}, err
 	}
+	return p.waitOrForget(ctx)
+}
+
+// waitOrForget waits for p's result; when ctx ends first, p is no longer
+// waited for (its result stays in the outcome bucket).
+func (p *Pending) waitOrForget(ctx context.Context) (Result, error) {
 	res, err := p.Wait(ctx)
 	if ctx.Err() != nil && err == ctx.Err() {
 		p.forget()

@@ -143,11 +143,7 @@ func (c *Client) Replay(ctx context.Context, dl DeadLetter, opts ...ReplayOption
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := p.Wait(ctx)
-	if ctx.Err() != nil && err == ctx.Err() {
-		p.forget()
-	}
-	return res, err
+	return p.waitOrForget(ctx)
 }
 
 // SubmitReplay publishes the replay of dl, as Replay does, and returns

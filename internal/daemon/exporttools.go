@@ -3,7 +3,6 @@ package daemon
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onec-connect/connect-bridge/internal/export"
@@ -37,29 +35,15 @@ func PrintExports(ctx context.Context, cfg Config, w io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	markers, err := js.KeyValue(ctx, export.MarkerBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return fmt.Errorf("daemon: no export has run on this NATS yet (no bucket %s)", export.MarkerBucket)
-	}
-	if err != nil {
-		return fmt.Errorf("daemon: bucket %s: %w", export.MarkerBucket, err)
-	}
 	exports := slices.Clone(cfg.Exports.Exports)
-	known := map[string]bool{}
+	var known []string
 	for _, x := range exports {
-		known[cmp.Or(x.Name, x.Op)] = true
+		known = append(known, cmp.Or(x.Name, x.Op))
 	}
-	keys, err := markers.ListKeys(ctx)
+	others, err := storedOthers(ctx, js, export.MarkerBucket, "export", known)
 	if err != nil {
-		return fmt.Errorf("daemon: exports stored: %w", err)
+		return err
 	}
-	var others []string
-	for k := range keys.Keys() {
-		if !known[k] {
-			others = append(others, k)
-		}
-	}
-	slices.Sort(others)
 	for _, k := range others {
 		exports = append(exports, export.Export{Name: k})
 	}

@@ -37,29 +37,15 @@ func PrintFeeds(ctx context.Context, cfg Config, w io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	markers, err := js.KeyValue(ctx, feed.MarkerBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return fmt.Errorf("daemon: no feed has run on this NATS yet (no bucket %s)", feed.MarkerBucket)
-	}
-	if err != nil {
-		return fmt.Errorf("daemon: bucket %s: %w", feed.MarkerBucket, err)
-	}
 	feeds := slices.Clone(cfg.Feeds.Feeds)
-	known := map[string]bool{}
+	var known []string
 	for _, f := range feeds {
-		known[cmp.Or(f.Name, f.Read)] = true
+		known = append(known, cmp.Or(f.Name, f.Read))
 	}
-	keys, err := markers.ListKeys(ctx)
+	others, err := storedOthers(ctx, js, feed.MarkerBucket, "feed", known)
 	if err != nil {
-		return fmt.Errorf("daemon: feeds stored: %w", err)
+		return err
 	}
-	var others []string
-	for k := range keys.Keys() {
-		if !known[k] {
-			others = append(others, k)
-		}
-	}
-	slices.Sort(others)
 	for _, k := range others {
 		feeds = append(feeds, feed.Feed{Name: k})
 	}

@@ -3,8 +3,10 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -93,4 +95,29 @@ func PrintQuota(ctx context.Context, cfg Config, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\n%d other operations made no call in this window.\n", idle)
 	return nil
+}
+
+// storedOthers returns, sorted, the keys of a markers bucket (one per
+// feed or export: what is named what) that are not among configured:
+// those a replica ran with settings this tool was not given.
+func storedOthers(ctx context.Context, js jetstream.JetStream, bucket, what string, configured []string) ([]string, error) {
+	markers, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("daemon: no %s has run on this NATS yet (no bucket %s)", what, bucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("daemon: bucket %s: %w", bucket, err)
+	}
+	keys, err := markers.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %ss stored: %w", what, err)
+	}
+	var others []string
+	for k := range keys.Keys() {
+		if !slices.Contains(configured, k) {
+			others = append(others, k)
+		}
+	}
+	slices.Sort(others)
+	return others, nil
 }
