@@ -2,6 +2,7 @@ package connect
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/onec-connect/connect-bridge/internal/catalog"
@@ -51,6 +52,9 @@ var (
 	ErrFileRefused = errors.New("connect: file reference refused")
 	// ErrNoResult: Lookup found no final result of the command (yet).
 	ErrNoResult = errors.New("connect: no final result")
+	// ErrNotFinal: Lookup found the command recorded as sent to the API,
+	// without its final result yet. It is also an ErrNoResult.
+	ErrNotFinal = fmt.Errorf("%w: sent to the API, not decided yet", ErrNoResult)
 	// ErrClosed: the client was closed before the result came.
 	ErrClosed = errors.New("connect: client closed")
 )

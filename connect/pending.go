@@ -241,7 +241,8 @@ func (c *Client) stored(ctx context.Context, kv jetstream.KeyValue, p *Pending) 
 
 // Lookup reads the final result of the command op/id from the outcome
 // bucket, e.g. after Do returned because its context ended. The error is
-// ErrNoResult when there is none yet (the command waits, or never came),
+// ErrNoResult when there is none yet (the command waits, or never came;
+// ErrNotFinal, which is an ErrNoResult, when it is recorded as sent),
 // else as Do's.
 func (c *Client) Lookup(ctx context.Context, op, id string) (Result, error) {
 	if err := contract.ValidID(id); err != nil {
@@ -266,7 +267,7 @@ func (c *Client) Lookup(ctx context.Context, op, id string) (Result, error) {
 		return Result{}, fmt.Errorf("connect: lookup %s %s: %w", op, id, err)
 	}
 	if o.State != contract.StateFinal {
-		return Result{}, ErrNoResult
+		return Result{}, ErrNotFinal
 	}
 	r := *o.Result
 	r.ID, r.Op = id, op

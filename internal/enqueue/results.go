@@ -100,9 +100,11 @@ func (cl *Client) fromBucket(ctx context.Context, op string, ids []string) (map[
 		res, err := sdk.Lookup(ctx, op, id)
 		var re *connect.ResultError
 		switch {
+		case errors.Is(err, connect.ErrNotFinal):
+			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): sent to the API, no final outcome yet\n", id, op)
+			continue
 		case errors.Is(err, connect.ErrNoResult):
-			// Not there, or sent to the API and not decided yet.
-			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): no final outcome in bucket %s\n", id, op, cl.cfg.Bucket)
+			fmt.Fprintf(cl.cfg.Stderr, "enqueue: %s (%s): no outcome in bucket %s\n", id, op, cl.cfg.Bucket)
 			continue
 		case err != nil && !errors.As(err, &re):
 			return nil, fmt.Errorf("enqueue: outcome of %s (%s): %w", id, op, err)
