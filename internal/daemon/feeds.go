@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/onec-connect/connect-bridge/internal/export"
 	"github.com/onec-connect/connect-bridge/internal/feed"
+	"github.com/onec-connect/connect-bridge/internal/quota"
 	"github.com/onec-connect/connect-bridge/internal/worker"
 )
 
@@ -39,12 +39,12 @@ type FeedsConfig struct {
 	LeaseTTL time.Duration
 }
 
-// limiter grants calls to the worker's lanes, the feeds and the
-// exports, from one ledger: quota.Shared and quota.Local are all three.
+// limiter grants calls to the worker's lanes, and to the feeds and the
+// exports from their shares, from one ledger: quota.Shared and
+// quota.Local are both.
 type limiter interface {
 	worker.Limiter
-	feed.Limiter
-	export.Limiter
+	quota.ShareTaker
 }
 
 // config is the feeds' configuration for this process: its connection,

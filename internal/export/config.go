@@ -1,7 +1,6 @@
 package export
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"go.opentelemetry.io/otel/trace"
@@ -21,18 +20,12 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/tariff"
 )
 
-// Reader reads a period read's answer row by row, as it is decoded:
-// *soap.Client.
-type Reader interface {
-	CallRows(ctx context.Context, req *soap.Request, opt soap.RowsOptions, each func(cols []soap.Column, row []soap.Value) error) (*soap.Response, error)
-}
+// Reader reads an answer row by row, as it is decoded: *soap.Client.
+type Reader = soap.RowCaller
 
-// Limiter grants the exports' calls from their share of each read's
-// limit: quota.Shared or quota.Local.
-type Limiter interface {
-	TakeShare(ctx context.Context, op string, s quota.Share, now time.Time) (quota.Grant, error)
-	Exhausted(ctx context.Context, op string, now time.Time) error
-}
+// Limiter grants the exports' calls from their share of each read's limit:
+// quota.Shared or quota.Local.
+type Limiter = quota.ShareTaker
 
 // Export is one export's settings. Zero fields take the defaults given.
 type Export struct {

@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"go.opentelemetry.io/otel/trace"
@@ -19,19 +18,12 @@ import (
 	"github.com/onec-connect/connect-bridge/internal/soap"
 )
 
-// Reader reads a change-tracked read's answer row by row, as it is
-// decoded: *soap.Client. The returned Response carries the answer's code
-// and the service's clock (its Date header), not the rows.
-type Reader interface {
-	CallRows(ctx context.Context, req *soap.Request, opt soap.RowsOptions, each func(cols []soap.Column, row []soap.Value) error) (*soap.Response, error)
-}
+// Reader reads an answer row by row, as it is decoded: *soap.Client.
+type Reader = soap.RowCaller
 
 // Limiter grants the feeds' calls from their share of each read's limit:
 // quota.Shared or quota.Local.
-type Limiter interface {
-	TakeShare(ctx context.Context, op string, s quota.Share, now time.Time) (quota.Grant, error)
-	Exhausted(ctx context.Context, op string, now time.Time) error
-}
+type Limiter = quota.ShareTaker
 
 // Feed is one feed's settings. Zero fields take the defaults given.
 type Feed struct {

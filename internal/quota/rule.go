@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -133,4 +134,12 @@ func (r request) busy(now time.Time) Grant {
 	g := r.g
 	g.RetryAt = now.Add(time.Duration(1+rand.IntN(20)) * time.Millisecond)
 	return g
+}
+
+// ShareTaker grants calls from a share of an operation's limit and
+// records the service's OUT_OF_LIMIT: Local and Shared are both. The
+// change feeds and the exports take their calls through it.
+type ShareTaker interface {
+	TakeShare(ctx context.Context, op string, s Share, now time.Time) (Grant, error)
+	Exhausted(ctx context.Context, op string, now time.Time) error
 }

@@ -320,3 +320,9 @@ func snippet(b []byte) string {
 	}
 	return string(bytes.ToValidUTF8(b, []byte("?")))
 }
+
+// RowCaller is what reads an answer row by row as it is decoded
+// (*Client): the change feeds and the exports read through it.
+type RowCaller interface {
+	CallRows(ctx context.Context, req *Request, opt RowsOptions, each func(cols []Column, row []Value) error) (*Response, error)
+}
