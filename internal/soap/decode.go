@@ -492,10 +492,43 @@ func (dc *decoder) textBytes(name xname) ([]byte, error) {
 	}
 }
 
-// text is textBytes as a string.
+// text is textBytes as a string. The common case, one run of text and
+// the end (a long base64 file among them), is copied once, straight from
+// the XML decoder's buffer, rather than gathered first.
 func (dc *decoder) text(name xname) (string, error) {
-	b, err := dc.textBytes(name)
-	return dc.str(b), err
+	dc.buf = dc.buf[:0]
+	var first string
+	single := false // first holds the only run of text so far
+	for {
+		t, err := dc.next()
+		if err != nil {
+			return "", err
+		}
+		switch t.kind {
+		case tokText:
+			if len(first)+len(dc.buf)+len(t.text) > dc.lim.MaxText {
+				return "", dc.errorf("text of <%.40s> longer than %d bytes", name.local, dc.lim.MaxText)
+			}
+			switch {
+			case !single && len(dc.buf) == 0:
+				first, single = dc.str(t.text), true
+			case single:
+				dc.buf = append(append(dc.buf, first...), t.text...)
+				first, single = "", false
+			default:
+				dc.buf = append(dc.buf, t.text...)
+			}
+		case tokStart:
+			if err := dc.skip(); err != nil {
+				return "", err
+			}
+		case tokEnd:
+			if single {
+				return first, nil
+			}
+			return dc.str(dc.buf), nil
+		}
+	}
 }
 
 // result reads the return Structure: ResultCode and ResultData properties.
