@@ -40,6 +40,27 @@ func newAnswerMeter() *answerMeter {
 // let lets the held call through; later calls are not held.
 func (m *answerMeter) let() { m.open.Do(func() { close(m.release) }) }
 
+// idleThenLet waits until the worker w's read (what, for errors) reaches
+// the sandbox and is held there, reads the worker's idle VmRSS, and lets
+// the read through.
+func (m *answerMeter) idleThenLet(ctx context.Context, w *child, what string) (int64, error) {
+	select {
+	case <-m.arrived:
+	case err := <-w.exited:
+		return 0, fmt.Errorf("the worker exited: %v", err)
+	case <-time.After(30 * time.Second):
+		return 0, fmt.Errorf("%s did not reach the sandbox within 30s", what)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	idle, _, err := procMemory(w.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	m.let()
+	return idle, nil
+}
+
 func (m *answerMeter) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != emulator.Path || m.calls.Add(1) != 1 {
@@ -130,21 +151,11 @@ func backfillRun(ctx context.Context, bin string, n int) (backfill, error) {
 	fail := func(err error) (backfill, error) {
 		return backfill{}, fmt.Errorf("%w; worker log: %s", err, w.logs.String())
 	}
-	select {
-	case <-m.arrived:
-	case err := <-w.exited:
-		return fail(fmt.Errorf("the worker exited: %v", err))
-	case <-time.After(30 * time.Second):
-		return fail(fmt.Errorf("the feed's read did not reach the sandbox within 30s"))
-	case <-ctx.Done():
-		return backfill{}, ctx.Err()
-	}
 	b := backfill{Objects: n}
-	pid := w.cmd.Process.Pid
-	if b.IdleRSS, _, err = procMemory(pid); err != nil {
+	if b.IdleRSS, err = m.idleThenLet(ctx, w, "the feed's read"); err != nil {
 		return fail(err)
 	}
-	m.let()
+	pid := w.cmd.Process.Pid
 	marker, err := waitMarker(ctx, e.js, 0, 10*time.Minute, w.exited)
 	if err != nil {
 		return fail(err)

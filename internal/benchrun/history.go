@@ -130,21 +130,11 @@ func historyRun(ctx context.Context, bin string, rows int) (historyChunk, error)
 	fail := func(err error) (historyChunk, error) {
 		return historyChunk{}, fmt.Errorf("%w; worker log: %s", err, w.logs.String())
 	}
-	select {
-	case <-m.arrived:
-	case err := <-w.exited:
-		return fail(fmt.Errorf("the worker exited: %v", err))
-	case <-time.After(30 * time.Second):
-		return fail(errors.New("the export's read did not reach the sandbox within 30s"))
-	case <-ctx.Done():
-		return historyChunk{}, ctx.Err()
-	}
 	h := historyChunk{Rows: want}
-	pid := w.cmd.Process.Pid
-	if h.IdleRSS, _, err = procMemory(pid); err != nil {
+	if h.IdleRSS, err = m.idleThenLet(ctx, w, "the export's read"); err != nil {
 		return fail(err)
 	}
-	m.let()
+	pid := w.cmd.Process.Pid
 	rec, st, err := waitChunk(ctx, e.js, since.Add(historyWeek), 10*time.Minute, w.exited)
 	if err != nil {
 		return fail(err)
