@@ -92,16 +92,9 @@ func parseDLQ(cfg config, fs *flag.FlagSet, pos []string, set map[string]bool, g
 	if err != nil {
 		return cfg, err
 	}
-	args := pos[2:]
-	var rest []string
-	for len(args) > 0 {
-		if err := dfs.Parse(args); err != nil {
-			return cfg, err
-		}
-		if dfs.NArg() == 0 {
-			break
-		}
-		rest, args = append(rest, dfs.Arg(0)), dfs.Args()[1:]
+	rest, err := parseInterleaved(dfs, pos[2:])
+	if err != nil {
+		return cfg, err
 	}
 	dfs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if err := applyEnv(dfs, set, getenv); err != nil {

@@ -247,22 +247,14 @@ func parseFiles(cfg config, pos []string, set map[string]bool, getenv func(strin
 		ffs.StringVar(&fc.out, "o", "", "write the object to this `file` (- for stdout); required")
 	}
 	// Its flags may come after the file or reference too.
-	args := pos[1:]
-	var rest []string
-	for len(args) > 0 {
-		if err := ffs.Parse(args); err != nil {
-			return cfg, err
-		}
-		if ffs.NArg() == 0 {
-			break
-		}
-		rest, args = append(rest, ffs.Arg(0)), ffs.Args()[1:]
+	rest, err := parseInterleaved(ffs, pos[1:])
+	if err != nil {
+		return cfg, err
 	}
 	ffs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["s"] {
 		set["server"] = true
 	}
-	var err error
 	ffs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
 		if v := getenv(env); env != "" && v != "" && !set[f.Name] && err == nil {
@@ -489,4 +481,20 @@ func runFiles(ctx context.Context, nc *nats.Conn, fc *filesCmd, stdout, stderr i
 	}
 	fmt.Fprintf(stderr, "enqueue: %s, %d bytes, %s\n", ref, ref.Size, ref.Digest)
 	return nil
+}
+
+// parseInterleaved parses args with fs, flags and arguments in any order,
+// and returns the arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+	return rest, nil
 }
