@@ -32,14 +32,12 @@ func Stream(b Blob) Value { return Value{Kind: KindBinary, Blob: b} }
 // errBlobSize is a blob that gave another length than its Size.
 var errBlobSize = errors.New("blob length differs from its size")
 
-// blobs returns the streamed values of req, in the order the encoder
+// blobs returns the streamed values of req (which has some: hasBlob), in
+// the order the encoder
 // writes them, and a copy of req in which each is a placeholder: the
 // text blobText(nonce, i), which the encoder writes as it is (base64
 // characters need no escaping).
 func blobs(req *Request, nonce string) (*Request, []Blob) {
-	if !hasBlob(req) {
-		return req, nil
-	}
 	var found []Blob
 	var sub func(v Value) Value
 	sub = func(v Value) Value {

@@ -160,16 +160,16 @@ func (c *Client) send(ctx context.Context, req *Request, decode func(io.Reader) 
 	}
 	buf.Reset()
 	defer c.bufs.Put(buf)
-	nonce := ""
-	if hasBlob(req) {
-		nonce = newNonce()
-	}
-	plain, streamed := blobs(req, nonce)
-	if err := AppendRequest(buf, c.cfg.Version, plain); err != nil {
-		return nil, err
-	}
-	if len(streamed) == 0 {
+	if !hasBlob(req) {
+		if err := appendRequest(buf, c.cfg.Version, req); err != nil {
+			return nil, err
+		}
 		return c.post(ctx, req.Op, bytes.NewReader(buf.Bytes()), int64(buf.Len()), decode)
+	}
+	nonce := newNonce()
+	plain, streamed := blobs(req, nonce)
+	if err := appendRequest(buf, c.cfg.Version, plain); err != nil {
+		return nil, err
 	}
 	body, length, err := newStreamedBody(ctx, buf.Bytes(), nonce, streamed)
 	if err != nil {

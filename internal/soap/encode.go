@@ -112,11 +112,16 @@ func EncodeRequest(w io.Writer, v Version, req *Request) error {
 // request with streamed values (Stream) is refused: only the Client sends
 // them, reading each as it writes the request.
 func AppendRequest(b *bytes.Buffer, v Version, req *Request) error {
-	if !ValidName(req.Op) {
-		return fmt.Errorf("soap: encode: operation %q is not a name (see ValidName)", req.Op)
-	}
 	if hasBlob(req) {
 		return fmt.Errorf("soap: encode %s: a streamed value is sent by the Client only", req.Op)
+	}
+	return appendRequest(b, v, req)
+}
+
+// appendRequest is AppendRequest for a request known to stream nothing.
+func appendRequest(b *bytes.Buffer, v Version, req *Request) error {
+	if !ValidName(req.Op) {
+		return fmt.Errorf("soap: encode: operation %q is not a name (see ValidName)", req.Op)
 	}
 	b.WriteString(`<soap:Envelope xmlns:soap="`)
 	b.WriteString(v.Namespace())
