@@ -111,7 +111,7 @@ func (w *Worker) decode(msg jetstream.Msg, op string, cat *catalog.Operation, no
 	if cat == nil {
 		return e, e.fail(contract.CodeUnknownOperation, "no operation "+boundText(op, maxOpToken)+" in the API", now, "unknown operation")
 	}
-	props, err := cat.FieldsWithin(cmd.Fields, w.fieldLimits())
+	props, err := cat.FieldsWithin(cmd.Fields, w.limits)
 	if err != nil {
 		fn := e.fail(contract.CodeInvalidFields, err.Error(), now, "")
 		var fes catalog.FieldErrors

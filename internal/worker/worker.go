@@ -49,6 +49,7 @@ type Worker struct {
 	auth      authGate
 	met       *workerMetrics
 	tracer    trace.Tracer
+	limits    catalog.FieldLimits // of every command's fields (objects.go)
 	secrets   secrets
 	replies   contract.ReplyPolicy
 	bytes     *budget // the process's byte budget, parent of the lanes'
@@ -124,6 +125,7 @@ func build(cfg Config) (*Worker, error) {
 		w.lanes[name] = l
 	}
 	w.tracer = tracerOf(cfg.Tracer)
+	w.limits = w.fieldLimits()
 	if w.met, err = newWorkerMetrics(cfg.Metrics, w); err != nil {
 		return nil, err
 	}
